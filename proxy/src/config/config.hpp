@@ -1,0 +1,123 @@
+#pragma once
+// The validated, immutable configuration. Built once by config_loader, then shared read-only
+// (std::shared_ptr<const config>) by every worker; nothing reads YAML after load.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/ip_address.hpp"
+
+namespace sluice::config {
+
+using duration = std::chrono::nanoseconds;
+
+/// How a rate limit counts.
+enum class algorithm {
+  sliding_window,  ///< never more than `count` admissions in any window of `period` (exact log)
+  token_bucket,    ///< bucket of `burst` tokens refilled at count/period (GCRA, O(1) per key)
+};
+
+/// What a limit counts by: the key.
+enum class key_kind {
+  ip,      ///< client IP (IPv6 grouped by client_ip.ipv6_prefix)
+  route,   ///< all clients of the route together
+  header,  ///< a request header's value; the client IP when the header is absent
+};
+
+/// How a route's pattern matches the request path.
+enum class match_kind {
+  exact,   ///< path equals pattern
+  prefix,  ///< path starts with pattern
+  glob,    ///< `*` matches within one segment (no '/'), `**` matches across segments
+};
+
+/// "N per period", e.g. 60/minute or 5/30s.
+struct rate {
+  std::uint64_t count = 0;  ///< admissions per period; never 0 after validation
+  duration period{};        ///< never zero after validation
+  friend bool operator==(const rate&, const rate&) = default;
+};
+
+/// One rule on a route. A limit has a rate, an in-flight cap, or both.
+struct limit {
+  std::string name;             ///< operator-given or derived ("60/minute per ip"); shown in 429s
+  key_kind per = key_kind::ip;  ///< what it counts by
+  std::string header;           ///< lower-case header name when per == header, else empty
+  std::optional<rate> rate;     ///< nullopt: no rate, only max_in_flight
+  algorithm algo = algorithm::sliding_window;  ///< only meaningful with a rate
+  std::uint64_t burst = 0;          ///< token_bucket capacity; equals rate->count unless set
+  std::uint32_t max_in_flight = 0;  ///< concurrent requests per key; 0 means no cap
+  std::uint64_t id = 0;  ///< stable identity (route name, position, definition) for the key table
+};
+
+/// A request class with its limits. The first route that matches wins.
+struct route {
+  std::string name;                  ///< unique; "default" for the fallback route
+  match_kind match = match_kind::prefix;
+  std::string pattern;               ///< "/" for the default route
+  std::vector<std::string> methods;  ///< upper-case; empty means every method
+  bool exempt = false;               ///< never limited, never counted (health, admin)
+  std::vector<limit> limits;
+};
+
+/// host:port as written (host may be a name for the upstream, an IP literal for listeners).
+struct endpoint {
+  std::string host;
+  std::uint16_t port = 0;
+  friend bool operator==(const endpoint&, const endpoint&) = default;
+};
+
+/// The upstream (protected backend) and how sluice talks to it.
+struct upstream_settings {
+  endpoint address;
+  duration connect_timeout = std::chrono::seconds(2);
+  duration response_timeout = std::chrono::seconds(30);  ///< until response headers arrive
+  std::uint32_t pool_max_idle = 64;  ///< idle keep-alive connections kept per worker
+  duration pool_idle_timeout = std::chrono::seconds(60);
+};
+
+/// Deadlines on the client side.
+struct client_timeouts {
+  duration header = std::chrono::seconds(10);  ///< from first byte to the end of the headers
+  duration idle = std::chrono::seconds(60);    ///< keep-alive wait for the next request
+  duration body = std::chrono::seconds(30);    ///< longest pause while a body streams either way
+};
+
+/// Caps that keep one client from hurting the others.
+struct caps_settings {
+  std::uint32_t max_header_bytes = 16 * 1024;              ///< over it: 431
+  std::uint64_t max_body_bytes = 10ull * 1024 * 1024;      ///< request body; over it: 413
+  std::uint32_t max_client_connections = 10000;            ///< all workers together; over it: 503
+};
+
+/// Where the client IP comes from.
+struct client_ip_settings {
+  std::vector<cidr> trusted_proxies;  ///< peers whose X-Forwarded-For / Forwarded are believed
+  unsigned ipv6_prefix = 64;          ///< IPv6 clients are keyed by this prefix
+};
+
+/// The limiter's key table.
+struct key_table_settings {
+  std::uint64_t max_keys = 1000000;  ///< hard bound on tracked keys (all limits together)
+};
+
+/// The whole configuration.
+struct config {
+  std::string source;  ///< file the config came from, for messages
+  endpoint listen{"127.0.0.1", 8080};
+  unsigned workers = 0;  ///< 0 = one per core, resolved at start
+  upstream_settings upstream;
+  client_timeouts timeouts;
+  caps_settings caps;
+  client_ip_settings client_ip;
+  std::vector<cidr> allowlist;  ///< clients never limited and never counted
+  key_table_settings key_table;
+  std::string access_log = "stdout";  ///< "stdout", "off", or a file path
+  std::vector<route> routes;          ///< in match order
+  route default_route;                ///< matches what no route does
+};
+
+}  // namespace sluice::config
