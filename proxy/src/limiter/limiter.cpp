@@ -1,0 +1,183 @@
+#include "limiter/limiter.hpp"
+
+#include <algorithm>
+#include <mutex>
+
+#include "limiter/sliding_window.hpp"
+#include "limiter/token_bucket.hpp"
+
+namespace sluice::limiter {
+namespace {
+
+constexpr time_ns in_flight_retry_ns = 1'000'000'000;  // no way to know; one second is polite
+
+unsigned shards_for(std::uint64_t max_keys) {
+  // Small tables get one shard, so LRU order is global; big ones spread over up to 64 locks.
+  return static_cast<unsigned>(std::clamp<std::uint64_t>(max_keys / 1024, 1, 64));
+}
+
+verdict rate_verdict(const config::limit& l, limit_state& s, time_ns now) {
+  const auto period = to_ns(l.rate->period);
+  if (l.algo == config::algorithm::sliding_window)
+    return sliding_window(l.rate->count, period).check(s, now);
+  return token_bucket(l.rate->count, period, l.burst).check(s, now);
+}
+
+verdict rate_peek(const config::limit& l, const limit_state& s, time_ns now) {
+  const auto period = to_ns(l.rate->period);
+  if (l.algo == config::algorithm::sliding_window)
+    return sliding_window(l.rate->count, period).peek(s, now);
+  return token_bucket(l.rate->count, period, l.burst).check(s, now);
+}
+
+void rate_consume(const config::limit& l, limit_state& s, time_ns now) {
+  const auto period = to_ns(l.rate->period);
+  if (l.algo == config::algorithm::sliding_window) {
+    sliding_window(l.rate->count, period).consume(s, now);
+    s.expires_at_ = now + period;  // the newest admission leaves the window then
+  } else {
+    token_bucket(l.rate->count, period, l.burst).consume(s, now);
+    s.expires_at_ = s.value_;  // the bucket is full again at the arrival time
+  }
+}
+
+verdict in_flight_verdict(const config::limit& l, std::uint32_t others_in_flight) {
+  verdict v;
+  v.quota = l.max_in_flight;
+  if (others_in_flight >= l.max_in_flight) {
+    v.allowed = false;
+    v.retry_after_ns = in_flight_retry_ns;
+    v.reset_ns = in_flight_retry_ns;
+    return v;
+  }
+  v.remaining = l.max_in_flight - others_in_flight - 1;
+  return v;
+}
+
+// Both rate and in-flight apply to one limit: the stricter answer stands.
+verdict combine(const verdict& a, const verdict& b) {
+  if (a.allowed != b.allowed) return a.allowed ? b : a;
+  if (!a.allowed) return a.retry_after_ns >= b.retry_after_ns ? a : b;
+  return a.remaining <= b.remaining ? a : b;
+}
+
+// Locks the shards of a request's keys in index order, so two requests never deadlock.
+class shard_locks {
+ public:
+  shard_locks(key_table& table, std::span<const limit_key> keys) : table_(table) {
+    for (const auto& k : keys) shards_.push_back(table.shard_of(k));
+    std::sort(shards_.begin(), shards_.end());
+    shards_.erase(std::unique(shards_.begin(), shards_.end()), shards_.end());
+    for (unsigned s : shards_) table_.shard_mutex(s).lock();
+  }
+  ~shard_locks() {
+    for (auto it = shards_.rbegin(); it != shards_.rend(); ++it) table_.shard_mutex(*it).unlock();
+  }
+  shard_locks(const shard_locks&) = delete;
+  shard_locks& operator=(const shard_locks&) = delete;
+
+ private:
+  key_table& table_;
+  boost::container::small_vector<unsigned, 4> shards_;
+};
+
+// The verdict to show: when refused, the refusing limit with the longest wait (the client must
+// wait for all of them); when admitted, the limit with the least left.
+void pick_limiting(decision& d) {
+  for (std::size_t i = 0; i < d.verdicts.size(); ++i) {
+    const verdict& v = d.verdicts[i];
+    bool better;
+    if (d.allowed())
+      better = d.limit_index < 0 || v.remaining < d.limiting.remaining;
+    else
+      better = !v.allowed && (d.limit_index < 0 || v.retry_after_ns > d.limiting.retry_after_ns);
+    if (better) {
+      d.limit_index = static_cast<int>(i);
+      d.limiting = v;
+    }
+  }
+}
+
+}  // namespace
+
+limiter::limiter(std::uint64_t max_keys) : table_(max_keys, shards_for(max_keys)) {}
+
+decision limiter::acquire(const config::route& route, std::span<const limit_key> keys,
+                          time_ns now) {
+  decision d;
+  const auto& limits = route.limits;
+  if (limits.empty()) return d;
+  shard_locks locks(table_, keys);
+
+  // Phase 1: find or create every entry, pinned (in_flight_ + 1) so that creating one cannot
+  // evict another of this same request, and ask every limit.
+  boost::container::small_vector<limit_state*, 4> states;
+  for (std::size_t i = 0; i < limits.size(); ++i) {
+    limit_state* s = table_.find_or_insert(keys[i], now);
+    if (s == nullptr) {
+      for (limit_state* p : states) --p->in_flight_;
+      d.refused = refusal::table_full;
+      d.limit_index = static_cast<int>(i);
+      d.limiting.retry_after_ns = in_flight_retry_ns;
+      return d;
+    }
+    ++s->in_flight_;
+    states.push_back(s);
+    const auto& l = limits[i];
+    verdict v;
+    if (l.rate) v = rate_verdict(l, *s, now);
+    if (l.max_in_flight > 0) {
+      const verdict f = in_flight_verdict(l, s->in_flight_ - 1);
+      v = l.rate ? combine(v, f) : f;
+      if (!f.allowed && d.refused == refusal::none) d.refused = refusal::in_flight;
+    }
+    if (!v.allowed && d.refused == refusal::none) d.refused = refusal::rate;
+    d.verdicts.push_back(v);
+  }
+
+  // Phase 2: all agreed, so consume; in-flight slots stay taken only where capped.
+  for (std::size_t i = 0; i < limits.size(); ++i) {
+    const auto& l = limits[i];
+    limit_state& s = *states[i];
+    if (d.allowed() && l.rate) rate_consume(l, s, now);
+    if (!d.allowed() || l.max_in_flight == 0) --s.in_flight_;
+  }
+  pick_limiting(d);
+  return d;
+}
+
+void limiter::release(const config::route& route, std::span<const limit_key> keys) {
+  const auto& limits = route.limits;
+  for (std::size_t i = 0; i < limits.size(); ++i) {
+    if (limits[i].max_in_flight == 0) continue;
+    std::lock_guard lock(table_.shard_mutex(table_.shard_of(keys[i])));
+    // In-flight entries are never evicted, so the entry is still there.
+    if (limit_state* s = table_.find(keys[i]); s && s->in_flight_ > 0) --s->in_flight_;
+  }
+}
+
+decision limiter::peek(const config::route& route, std::span<const limit_key> keys, time_ns now) {
+  decision d;
+  const auto& limits = route.limits;
+  if (limits.empty()) return d;
+  shard_locks locks(table_, keys);
+  const limit_state empty;
+  for (std::size_t i = 0; i < limits.size(); ++i) {
+    const limit_state* s = table_.find(keys[i]);
+    if (s == nullptr) s = &empty;
+    const auto& l = limits[i];
+    verdict v;
+    if (l.rate) v = rate_peek(l, *s, now);
+    if (l.max_in_flight > 0) {
+      const verdict f = in_flight_verdict(l, s->in_flight_);
+      v = l.rate ? combine(v, f) : f;
+      if (!f.allowed && d.refused == refusal::none) d.refused = refusal::in_flight;
+    }
+    if (!v.allowed && d.refused == refusal::none) d.refused = refusal::rate;
+    d.verdicts.push_back(v);
+  }
+  pick_limiting(d);
+  return d;
+}
+
+}  // namespace sluice::limiter
