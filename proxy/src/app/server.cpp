@@ -1,7 +1,74 @@
 #include "app/server.hpp"
 
-namespace sluice::app {
+#include <csignal>
+#include <pthread.h>
 
-int run_server(std::shared_ptr<const config::config>) { return 1; }
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/ip/address.hpp>
+
+#include "common/log.hpp"
+#include "net/proxy_snapshot.hpp"
+#include "net/shared_state.hpp"
+#include "net/worker.hpp"
+
+namespace sluice::app {
+namespace {
+
+// How long requests in progress get to finish once a stop signal arrives.
+constexpr auto shutdown_drain = std::chrono::seconds(10);
+
+std::string endpoint_text(const boost::asio::ip::tcp::endpoint& ep) {
+  const auto a = ep.address();
+  return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
+}
+
+}  // namespace
+
+int run_server(std::shared_ptr<const config::config> cfg) {
+  // Signals are taken by sigwait on this thread only: block them before any worker starts, so
+  // every thread inherits the mask. SIGPIPE is ignored: a vanished log reader is not fatal.
+  std::signal(SIGPIPE, SIG_IGN);
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  std::unique_ptr<net::shared_state> shared;
+  std::vector<std::unique_ptr<net::worker>> workers;
+  try {
+    shared = std::make_unique<net::shared_state>(std::make_shared<net::proxy_snapshot>(cfg));
+    const unsigned n = cfg->workers > 0 ? cfg->workers : std::max(1u, std::thread::hardware_concurrency());
+    boost::asio::ip::tcp::endpoint listen(boost::asio::ip::make_address(cfg->listen.host),
+                                          cfg->listen.port);
+    for (unsigned i = 0; i < n; ++i) {
+      workers.push_back(std::make_unique<net::worker>(*shared, i, listen));
+      // Port 0 means "any": every later worker joins the port the first one got.
+      if (i == 0) listen = workers.front()->local_endpoint();
+    }
+    log_event(log_level::info, "sluice " SLUICE_VERSION " listening on " + endpoint_text(listen) +
+                                   " workers=" + std::to_string(n) + " upstream=" +
+                                   cfg->upstream.address.host + ":" +
+                                   std::to_string(cfg->upstream.address.port) + " config=" +
+                                   cfg->source);
+  } catch (const std::exception& e) {
+    log_event(log_level::error, std::string("cannot start: ") + e.what());
+    return 1;
+  }
+  for (auto& w : workers) w->start();
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  log_event(log_level::info, std::string("stopping on ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
+                                 ": finishing requests in progress");
+  for (auto& w : workers) w->stop(shutdown_drain);
+  for (auto& w : workers) w->join();
+  log_event(log_level::info, "stopped");
+  return 0;
+}
 
 }  // namespace sluice::app

@@ -1,0 +1,110 @@
+#include "net/downstream_session.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+
+#include "net/local_response.hpp"
+#include "net/request_exchange.hpp"
+#include "net/worker.hpp"
+
+namespace sluice::net {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t read_chunk = 4096;
+constexpr auto linger_time = std::chrono::seconds(1);
+constexpr std::size_t linger_bytes = 256 * 1024;
+}  // namespace
+
+downstream_session::downstream_session(tcp::socket socket, worker& owner)
+    : stream_(std::move(socket)), owner_(owner) {
+  boost::system::error_code ec;
+  const auto ep = stream_.socket().remote_endpoint(ec);
+  if (!ec) {
+    const auto addr = ep.address();
+    if (addr.is_v4()) {
+      const auto b = addr.to_v4().to_bytes();
+      peer_ = ip_address::v4(b[0], b[1], b[2], b[3]);
+    } else {
+      const auto b = addr.to_v6().to_bytes();
+      std::copy(b.begin(), b.end(), peer_.bytes.begin());
+    }
+  }
+  peer_text_ = peer_.to_string();
+  owner_.add(this);
+}
+
+downstream_session::~downstream_session() {
+  owner_.remove(this);
+  owner_.shared().close_connection();
+}
+
+void downstream_session::shutdown() {
+  if (idle_) stream_.cancel();
+}
+
+void downstream_session::abort() {
+  boost::system::error_code ignored;
+  stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  stream_.cancel();
+}
+
+asio::awaitable<void> downstream_session::run() {
+  auto self = shared_from_this();
+  while (!owner_.stopping()) {
+    auto snap = owner_.shared().snapshot();
+    const auto& cfg = snap->cfg();
+
+    // Between requests the client gets the idle deadline; once a byte arrives, the header one.
+    if (buffer_.size() == 0) {
+      idle_ = true;
+      stream_.expires_after(cfg.timeouts.idle);
+      auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(read_chunk), nothrow);
+      idle_ = false;
+      if (ec) break;
+      buffer_.commit(n);
+    }
+
+    http::request_parser<http::buffer_body> parser;
+    parser.header_limit(cfg.caps.max_header_bytes);
+    parser.body_limit(cfg.caps.max_body_bytes);
+    stream_.expires_after(cfg.timeouts.header);
+    auto [ec, n] = co_await http::async_read_header(stream_, buffer_, parser, nothrow);
+    if (ec) {
+      co_await reject_unreadable(stream_, ec, cfg);
+      break;
+    }
+    request_exchange exchange(*this, std::move(snap), parser);
+    if (!co_await exchange.run()) break;
+  }
+  co_await linger_close();
+}
+
+// Closing with unread bytes in the receive queue makes the kernel send a reset, which can
+// destroy a 413 or 431 before the client reads it. So: send FIN, then read and drop what the
+// client still sends, briefly and boundedly, before closing (what NGINX calls lingering close).
+asio::awaitable<void> downstream_session::linger_close() {
+  boost::system::error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  if (!ec && stream_.socket().is_open()) {
+    stream_.expires_after(linger_time);
+    std::size_t drained = 0;
+    char sink[4096];
+    while (drained < linger_bytes) {
+      auto [rec, n] = co_await stream_.async_read_some(asio::buffer(sink), nothrow);
+      if (rec) break;
+      drained += n;
+    }
+  }
+  stream_.close();
+}
+
+}  // namespace sluice::net

@@ -1,0 +1,50 @@
+#pragma once
+// One client connection, from accept to close: read a request's headers, decide, then forward
+// to the upstream (streaming both bodies) or answer from here. Requests on a connection are
+// handled one after another, so pipelined requests are answered in order.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+
+#include "common/ip_address.hpp"
+
+namespace sluice::net {
+
+class worker;
+class request_exchange;
+
+/// A client connection and the loop that serves it.
+class downstream_session : public std::enable_shared_from_this<downstream_session> {
+ public:
+  /// Takes an accepted socket; the connection slot was taken by the caller and is given back
+  /// when the session ends.
+  downstream_session(boost::asio::ip::tcp::socket socket, worker& owner);
+  ~downstream_session();
+
+  /// Serves requests until the client leaves, a deadline passes, or the worker stops.
+  boost::asio::awaitable<void> run();
+  /// Worker stopping: close now if waiting for a request, else after the current response.
+  void shutdown();
+  /// Drain deadline passed: close now, whatever is in progress.
+  void abort();
+
+ private:
+  friend class request_exchange;
+
+  boost::asio::awaitable<void> linger_close();
+
+  boost::beast::tcp_stream stream_;
+  boost::beast::flat_buffer buffer_;
+  worker& owner_;
+  ip_address peer_;
+  std::string peer_text_;
+  bool idle_ = false;  // waiting for the next request: safe to close at shutdown
+};
+
+}  // namespace sluice::net

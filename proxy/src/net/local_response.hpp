@@ -1,0 +1,40 @@
+#pragma once
+// Answers sluice writes itself (errors and rejections), always JSON, always under a deadline.
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/status.hpp>
+
+#include "config/config.hpp"
+
+namespace sluice::net {
+
+/// A response made by sluice rather than the upstream.
+struct local_response {
+  boost::beast::http::status status = boost::beast::http::status::ok;
+  std::string body;  ///< JSON
+  std::vector<std::pair<std::string_view, std::string>> headers;  ///< extra fields
+  bool keep_alive = false;
+  unsigned version = 11;
+};
+
+/// Writes `r` to the client under the body deadline; false when the write failed.
+boost::asio::awaitable<bool> send_local(boost::beast::tcp_stream& stream, const local_response& r,
+                                        const config::config& cfg);
+
+/// The request could not be read (too large, malformed, too slow): say so if the client can
+/// still hear it. Nothing is said to a client that just went away.
+boost::asio::awaitable<void> reject_unreadable(boost::beast::tcp_stream& stream,
+                                               boost::system::error_code ec,
+                                               const config::config& cfg);
+
+/// A JSON object {"error": message} with a few more string fields.
+std::string json_error(std::string_view message,
+                       std::initializer_list<std::pair<std::string_view, std::string_view>> more = {});
+
+}  // namespace sluice::net

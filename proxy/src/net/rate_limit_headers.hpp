@@ -1,0 +1,21 @@
+#pragma once
+// The IETF httpapi RateLimit header fields (draft-ietf-httpapi-ratelimit-headers): a
+// RateLimit-Policy list naming each policy with its quota (q) and window (w, seconds), and a
+// RateLimit list giving each policy's remaining quota (r) and seconds until it grows (t).
+
+#include <string>
+
+#include "config/config.hpp"
+#include "limiter/limiter.hpp"
+
+namespace sluice::net {
+
+/// The RateLimit-Policy value for a route's rate limits, e.g. `"60/minute per ip";q=60;w=60`.
+std::string policy_field(const config::route& route);
+/// Appends the RateLimit value for a decision to `out`, e.g. `"60/minute per ip";r=59;t=60`.
+void append_ratelimit_field(const config::route& route, const limiter::decision& d,
+                            std::string& out);
+/// Whole seconds a client should wait, rounded up, at least 1.
+std::uint64_t ceil_seconds(limiter::time_ns ns);
+
+}  // namespace sluice::net

@@ -1,0 +1,416 @@
+#include "net/request_exchange.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/container/small_vector.hpp>
+#include <nlohmann/json.hpp>
+
+#include "common/log.hpp"
+#include "limiter/clock.hpp"
+#include "net/downstream_session.hpp"
+#include "net/rate_limit_headers.hpp"
+#include "net/worker.hpp"
+#include "routing/client_ip.hpp"
+#include "routing/request_path.hpp"
+
+namespace sluice::net {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+namespace {
+
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t body_chunk = 16 * 1024;
+constexpr std::size_t max_request_id = 128;
+constexpr std::string_view continue_100 = "HTTP/1.1 100 Continue\r\n\r\n";
+
+// Hop-by-hop fields (RFC 9110 7.6.1) that never cross the proxy. Transfer-Encoding is left to
+// Beast, which re-frames each side itself.
+constexpr std::string_view hop_by_hop[] = {
+    "Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Upgrade",
+    "Proxy-Authorization", "Proxy-Authenticate"};
+
+template <class Fields>
+void strip_hop_by_hop(Fields& f) {
+  // Fields the Connection header names are hop-by-hop too; collect first, erasing invalidates.
+  boost::container::small_vector<std::string, 4> named;
+  for (auto it = f.find(http::field::connection); it != f.end() && it->name() == http::field::connection; ++it) {
+    for (const auto& token : http::token_list{it->value()}) {
+      if (!beast::iequals(token, "close") && !beast::iequals(token, "keep-alive") &&
+          !beast::iequals(token, "transfer-encoding") && !beast::iequals(token, "content-length"))
+        named.emplace_back(token);
+    }
+  }
+  for (const auto& n : named) f.erase(n);
+  for (const auto name : hop_by_hop) f.erase(name);
+}
+
+bool valid_request_id(std::string_view id) {
+  if (id.empty() || id.size() > max_request_id) return false;
+  for (const char c : id)
+    if (c <= 0x20 || c >= 0x7f) return false;
+  return true;
+}
+
+double ms_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+}  // namespace
+
+request_exchange::request_exchange(downstream_session& session,
+                                   std::shared_ptr<const proxy_snapshot> snap,
+                                   request_parser& parser)
+    : session_(session),
+      snap_(std::move(snap)),
+      cfg_(snap_->cfg()),
+      parser_(parser),
+      start_(std::chrono::steady_clock::now()) {}
+
+request_exchange::~request_exchange() {
+  if (holds_in_flight_) session_.owner_.shared().limiter().release(*route_, keys_);
+  auto& log = session_.owner_.access_log();
+  if (!log.enabled()) return;
+  static constexpr std::string_view names[] = {"allowed", "limited", "exempt", "error"};
+  access_record r;
+  r.client = client_text_.empty() ? std::string_view(session_.peer_text_) : client_text_;
+  r.method = parser_.get().method_string();
+  r.path = target_;
+  r.route = route_ ? std::string_view(route_->name) : std::string_view("-");
+  r.decision = names[static_cast<int>(outcome_)];
+  r.request_id = request_id_;
+  r.status = status_;
+  r.upstream_ms = upstream_start_ == std::chrono::steady_clock::time_point{}
+                      ? -1
+                      : ms_between(upstream_start_, upstream_end_ == std::chrono::steady_clock::time_point{}
+                                                        ? std::chrono::steady_clock::now()
+                                                        : upstream_end_);
+  r.total_ms = ms_between(start_, std::chrono::steady_clock::now());
+  log.append(r);
+}
+
+char* request_exchange::body_buffer() {
+  if (!body_buf_) body_buf_ = std::make_unique<char[]>(body_chunk);
+  return body_buf_.get();
+}
+
+// Everything the decision needs comes from the request line and headers; no body byte has been
+// read and no upstream work done, so a rejection costs the upstream nothing and a slow upstream
+// can never stretch a window.
+void request_exchange::decide() {
+  auto& req = parser_.get();
+  path_ = routing::normalize_path(req.target(), path_scratch_);
+  route_ = &snap_->routes().match(req.method_string(), path_);
+
+  client_ = session_.peer_;
+  const auto& trusted = cfg_.client_ip.trusted_proxies;
+  if (!trusted.empty()) {
+    boost::container::small_vector<std::string_view, 2> xff, fwd;
+    for (const auto& f : req) {
+      if (beast::iequals(f.name_string(), "X-Forwarded-For")) xff.push_back(f.value());
+      else if (f.name() == http::field::forwarded) fwd.push_back(f.value());
+    }
+    client_ = routing::client_ip(session_.peer_, xff, fwd, trusted);
+    if (!(client_ == session_.peer_)) client_text_ = client_.to_string();
+  }
+
+  if (route_->exempt || snap_->allowlisted(client_)) {
+    outcome_ = outcome::exempt;
+    return;
+  }
+  outcome_ = outcome::allowed;
+  if (route_->limits.empty()) return;
+  const ip_address key_addr = routing::key_address(client_, cfg_.client_ip.ipv6_prefix);
+  routing::build_keys(*route_, key_addr,
+                      [&req](std::string_view name) -> std::string_view {
+                        const auto it = req.find(name);
+                        return it == req.end() ? std::string_view{} : std::string_view(it->value());
+                      },
+                      keys_);
+  decision_ = session_.owner_.shared().limiter().acquire(*route_, keys_,
+                                                        limiter::steady_clock_source::now());
+  decided_ = true;
+  if (!decision_.allowed()) {
+    outcome_ = outcome::limited;
+    return;
+  }
+  for (const auto& l : route_->limits)
+    if (l.max_in_flight > 0) holds_in_flight_ = true;
+}
+
+asio::awaitable<bool> request_exchange::run() {
+  auto& req = parser_.get();
+  version_ = req.version();
+  client_keep_alive_ = req.keep_alive() && !session_.owner_.stopping();
+  is_head_ = req.method() == http::verb::head;
+  target_ = std::string(req.target());
+
+  const auto incoming_id = req["X-Request-Id"];
+  request_id_ = valid_request_id(incoming_id) ? std::string(incoming_id)
+                                              : session_.owner_.new_request_id();
+
+  // A request framed two ways is how smuggling starts: refuse it rather than pick one.
+  if (req.count(http::field::transfer_encoding) && req.count(http::field::content_length)) {
+    co_return co_await respond_error(http::status::bad_request,
+                                     "both Transfer-Encoding and Content-Length");
+  }
+
+  decide();
+  if (outcome_ == outcome::limited) co_return co_await respond_limited();
+  co_return co_await forward();
+}
+
+void request_exchange::add_rate_limit_fields(http::fields& f) const {
+  if (!decided_) return;
+  const std::string& policy = snap_->policy_header(*route_);
+  if (policy.empty()) return;
+  f.set("RateLimit-Policy", policy);
+  std::string value;
+  append_ratelimit_field(*route_, decision_, value);
+  f.set("RateLimit", value);
+}
+
+asio::awaitable<bool> request_exchange::answer(local_response& r) {
+  r.version = version_;
+  // The client may still be sending a body we will not read: close rather than parse it as the
+  // next request.
+  r.keep_alive = r.keep_alive && client_keep_alive_ && parser_.is_done();
+  r.headers.emplace_back("X-Request-Id", request_id_);
+  status_ = static_cast<unsigned>(r.status);
+  const bool written = co_await send_local(session_.stream_, r, cfg_);
+  co_return written && r.keep_alive;
+}
+
+asio::awaitable<bool> request_exchange::respond_limited() {
+  const auto& d = decision_;
+  const auto& l = route_->limits[static_cast<std::size_t>(d.limit_index)];
+  const auto retry = ceil_seconds(d.limiting.retry_after_ns);
+  local_response r;
+  r.keep_alive = true;
+  const bool full = d.refused == limiter::refusal::table_full;
+  r.status = full ? http::status::service_unavailable : http::status::too_many_requests;
+  const char* message = full ? "rate limiter at capacity"
+                        : d.refused == limiter::refusal::in_flight ? "too many requests in flight"
+                                                                   : "rate limit exceeded";
+  nlohmann::json body;
+  body["error"] = message;
+  body["route"] = route_->name;
+  body["limit"] = l.name;
+  body["retry_after_s"] = retry;
+  r.body = body.dump();
+  r.headers.emplace_back("Retry-After", std::to_string(retry));
+  const std::string& policy = snap_->policy_header(*route_);
+  if (!policy.empty()) {
+    r.headers.emplace_back("RateLimit-Policy", policy);
+    std::string value;
+    append_ratelimit_field(*route_, d, value);
+    r.headers.emplace_back("RateLimit", value);
+  }
+  co_return co_await answer(r);
+}
+
+asio::awaitable<bool> request_exchange::respond_error(http::status status, std::string_view message) {
+  if (outcome_ != outcome::exempt) outcome_ = outcome::error;
+  local_response r;
+  r.status = status;
+  r.keep_alive = status != http::status::bad_request;
+  r.body = json_error(message, {{"request_id", request_id_}});
+  co_return co_await answer(r);
+}
+
+void request_exchange::prepare_upstream_request() {
+  auto& req = parser_.get();
+  strip_hop_by_hop(req);
+  // Only a trusted proxy's forwarding chain is passed on; anyone else's is replaced, so the
+  // upstream never sees an address a client made up.
+  const auto& trusted = cfg_.client_ip.trusted_proxies;
+  bool peer_trusted = false;
+  for (const auto& c : trusted)
+    if (c.contains(session_.peer_)) peer_trusted = true;
+  const auto existing = req["X-Forwarded-For"];
+  if (peer_trusted && !existing.empty())
+    req.set("X-Forwarded-For", std::string(existing) + ", " + session_.peer_text_);
+  else
+    req.set("X-Forwarded-For", session_.peer_text_);
+  if (!peer_trusted || req["X-Forwarded-Proto"].empty()) req.set("X-Forwarded-Proto", "http");
+  if (!peer_trusted) req.erase(http::field::forwarded);
+  req.set("X-Request-Id", request_id_);
+  if (req[http::field::host].empty())
+    req.set(http::field::host, cfg_.upstream.address.host + ":" + std::to_string(cfg_.upstream.address.port));
+  req.version(11);
+  req.keep_alive(true);
+}
+
+asio::awaitable<bool> request_exchange::forward() {
+  auto& req = parser_.get();
+  auto& client = session_.stream_;
+  auto& pool = session_.owner_.pool();
+  const auto& up = cfg_.upstream;
+
+  // The decision is made; now the client may send its body. Expect is hop-by-hop for us.
+  if (beast::iequals(req[http::field::expect], "100-continue")) {
+    req.erase(http::field::expect);
+    if (!parser_.is_done()) {
+      client.expires_after(cfg_.timeouts.body);
+      auto [ec, n] = co_await asio::async_write(client, asio::buffer(continue_100), nothrow);
+      if (ec) co_return false;
+    }
+  }
+  prepare_upstream_request();
+  const bool bodyless = parser_.is_done();
+  upstream_start_ = std::chrono::steady_clock::now();
+
+  std::unique_ptr<upstream_connection> conn;
+  std::optional<http::response_parser<http::buffer_body>> rp;
+  // A pooled connection the upstream closed in the meantime fails on first use; a request
+  // without a body is retried once on a fresh connection (nothing was processed).
+  for (int attempt = 0;; ++attempt) {
+    connect_failure failure;
+    conn = co_await pool.acquire(up, failure);
+    if (!conn) {
+      upstream_end_ = std::chrono::steady_clock::now();
+      if (failure == connect_failure::timeout)
+        co_return co_await respond_error(http::status::gateway_timeout, "upstream connect timeout");
+      co_return co_await respond_error(http::status::bad_gateway, "upstream unavailable");
+    }
+    const bool may_retry = conn->reused && bodyless && attempt == 0;
+
+    http::request_serializer<http::buffer_body> sr{req};
+    bool upstream_failed = false;
+    do {
+      if (!parser_.is_done()) {
+        req.body().data = body_buffer();
+        req.body().size = body_chunk;
+        client.expires_after(cfg_.timeouts.body);
+        auto [ec, n] = co_await http::async_read(client, session_.buffer_, parser_, nothrow);
+        if (ec == http::error::need_buffer) ec = {};
+        if (ec == http::error::body_limit) {
+          upstream_end_ = std::chrono::steady_clock::now();
+          local_response r;
+          r.status = http::status::payload_too_large;
+          r.body = json_error("request body too large",
+                              {{"limit_bytes", std::to_string(cfg_.caps.max_body_bytes)}});
+          outcome_ = outcome::error;
+          co_await answer(r);
+          co_return false;  // the upstream got half a body: that connection is dropped too
+        }
+        if (ec) {
+          outcome_ = outcome::error;
+          status_ = 499;  // client went away or stalled mid-body (NGINX's code for it)
+          co_return false;
+        }
+        req.body().size = body_chunk - req.body().size;
+        req.body().data = body_buffer();
+        req.body().more = !parser_.is_done();
+      } else {
+        req.body().data = nullptr;
+        req.body().size = 0;
+        req.body().more = false;
+      }
+      conn->stream.expires_after(cfg_.timeouts.body);
+      auto [ec, n] = co_await http::async_write(conn->stream, sr, nothrow);
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) {
+        upstream_failed = true;
+        break;
+      }
+    } while (!parser_.is_done() || !sr.is_done());
+
+    if (!upstream_failed) {
+      // Interim 1xx answers (other than 101) are not the response: read past them.
+      for (;;) {
+        rp.emplace();
+        rp->body_limit(boost::none);
+        if (is_head_) rp->skip(true);
+        conn->stream.expires_after(up.response_timeout);
+        auto [ec, n] = co_await http::async_read_header(conn->stream, conn->buffer, *rp, nothrow);
+        if (ec == beast::error::timeout) {
+          upstream_end_ = std::chrono::steady_clock::now();
+          co_return co_await respond_error(http::status::gateway_timeout, "upstream timeout");
+        }
+        if (ec) {
+          upstream_failed = true;
+          break;
+        }
+        const unsigned code = rp->get().result_int();
+        if (code >= 100 && code < 200 && code != 101) continue;
+        break;
+      }
+    }
+    if (!upstream_failed) break;
+    if (!may_retry) {
+      upstream_end_ = std::chrono::steady_clock::now();
+      co_return co_await respond_error(http::status::bad_gateway, "upstream closed the connection");
+    }
+  }
+
+  // Relay the response: headers adjusted, body streamed through the same fixed buffer.
+  auto& res = rp->get();
+  const bool upstream_keep_alive = res.keep_alive();
+  strip_hop_by_hop(res);
+  bool keep_alive = client_keep_alive_ && !session_.owner_.stopping();
+  if (version_ < 11 && res.chunked()) {
+    // HTTP/1.0 has no chunked coding: send the body raw and end it by closing.
+    res.chunked(false);
+    keep_alive = false;
+  }
+  res.version(version_);
+  res.keep_alive(keep_alive);
+  add_rate_limit_fields(res);
+  res.set("X-Request-Id", request_id_);
+  status_ = res.result_int();
+
+  http::response_serializer<http::buffer_body> rs{res};
+  const bool header_only = is_head_ || status_ == 204 || status_ == 304;
+  if (header_only) {
+    res.body().data = nullptr;
+    res.body().size = 0;
+    res.body().more = false;
+    client.expires_after(cfg_.timeouts.body);
+    auto [ec, n] = co_await http::async_write_header(client, rs, nothrow);
+    upstream_end_ = std::chrono::steady_clock::now();
+    if (upstream_keep_alive && rp->is_done()) pool.release(std::move(conn), up);
+    co_return !ec && keep_alive;
+  }
+  do {
+    if (!rp->is_done()) {
+      res.body().data = body_buffer();
+      res.body().size = body_chunk;
+      conn->stream.expires_after(up.response_timeout);
+      auto [ec, n] = co_await http::async_read(conn->stream, conn->buffer, *rp, nothrow);
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) {
+        // Headers are out already: the only honest signal left is to cut the connection.
+        log_event(log_level::warn, "upstream failed mid-response (" + ec.message() + "), request " + request_id_);
+        upstream_end_ = std::chrono::steady_clock::now();
+        co_return false;
+      }
+      res.body().size = body_chunk - res.body().size;
+      res.body().data = body_buffer();
+      res.body().more = !rp->is_done();
+    } else {
+      res.body().data = nullptr;
+      res.body().size = 0;
+      res.body().more = false;
+    }
+    client.expires_after(cfg_.timeouts.body);
+    auto [ec, n] = co_await http::async_write(client, rs, nothrow);
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) {
+      upstream_end_ = std::chrono::steady_clock::now();
+      co_return false;  // client gone; the upstream connection is dropped with the half-read body
+    }
+  } while (!rp->is_done() || !rs.is_done());
+  upstream_end_ = std::chrono::steady_clock::now();
+  if (upstream_keep_alive) pool.release(std::move(conn), up);
+  co_return keep_alive;
+}
+
+}  // namespace sluice::net

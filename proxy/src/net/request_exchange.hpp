@@ -1,0 +1,80 @@
+#pragma once
+// One request on a client connection: the decision, then either a local answer (429, errors)
+// or the exchange with the upstream, both bodies streamed through a fixed buffer.
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/parser.hpp>
+
+#include "limiter/limiter.hpp"
+#include "net/local_response.hpp"
+#include "net/proxy_snapshot.hpp"
+#include "net/upstream_pool.hpp"
+#include "routing/key_builder.hpp"
+
+namespace sluice::net {
+
+class downstream_session;
+
+/// The request parser type: headers first, then the body in buffer-sized pieces.
+using request_parser = boost::beast::http::request_parser<boost::beast::http::buffer_body>;
+
+/// Handles one request whose headers have been read.
+class request_exchange {
+ public:
+  /// `parser` has read the headers; `snap` is the config this request runs under.
+  request_exchange(downstream_session& session, std::shared_ptr<const proxy_snapshot> snap,
+                   request_parser& parser);
+  ~request_exchange();
+  request_exchange(const request_exchange&) = delete;
+  request_exchange& operator=(const request_exchange&) = delete;
+
+  /// Runs the request to its end; true when the connection may carry another request.
+  boost::asio::awaitable<bool> run();
+
+ private:
+  enum class outcome { allowed, limited, exempt, error };
+
+  void decide();
+  boost::asio::awaitable<bool> respond_limited();
+  boost::asio::awaitable<bool> forward();
+  boost::asio::awaitable<bool> respond_error(boost::beast::http::status status,
+                                             std::string_view message);
+  boost::asio::awaitable<bool> answer(local_response& r);
+  void prepare_upstream_request();
+  void add_rate_limit_fields(boost::beast::http::fields& f) const;
+  char* body_buffer();
+
+  downstream_session& session_;
+  std::shared_ptr<const proxy_snapshot> snap_;
+  const config::config& cfg_;
+  request_parser& parser_;
+  std::chrono::steady_clock::time_point start_;
+  std::chrono::steady_clock::time_point upstream_start_{};
+  std::chrono::steady_clock::time_point upstream_end_{};
+  std::string path_scratch_;
+  std::string_view path_;
+  const config::route* route_ = nullptr;
+  ip_address client_;
+  std::string client_text_;
+  std::string request_id_;
+  std::string target_;  // kept for the access log: the upstream request may rewrite headers
+  unsigned version_ = 11;
+  bool client_keep_alive_ = true;
+  bool is_head_ = false;
+  outcome outcome_ = outcome::error;
+  unsigned status_ = 0;
+  limiter::decision decision_;
+  bool decided_ = false;  // the limiter was asked (RateLimit fields apply)
+  routing::key_list keys_;
+  bool holds_in_flight_ = false;
+  std::unique_ptr<char[]> body_buf_;
+};
+
+}  // namespace sluice::net

@@ -1,0 +1,86 @@
+#include "net/upstream_pool.hpp"
+
+#include <sys/socket.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "common/log.hpp"
+
+namespace sluice::net {
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+bool upstream_pool::still_open(upstream_connection& conn) {
+  // A peek that would block means open and quiet. 0 bytes means the upstream closed it; any
+  // data means it sent something unasked (an error page before closing): not reusable either.
+  char byte;
+  const auto fd = conn.stream.socket().native_handle();
+  const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && conn.buffer.size() == 0;
+}
+
+asio::awaitable<std::unique_ptr<upstream_connection>> upstream_pool::acquire(
+    const config::upstream_settings& settings, connect_failure& failure) {
+  failure = connect_failure::none;
+  if (!(settings.address == resolved_for_)) {
+    close_all();
+    endpoints_.clear();
+  }
+  const auto now = std::chrono::steady_clock::now();
+  while (!idle_.empty()) {
+    auto conn = std::move(idle_.back());
+    idle_.pop_back();
+    if (now - conn->idle_since < settings.pool_idle_timeout && still_open(*conn)) {
+      conn->reused = true;
+      co_return conn;
+    }
+    boost::system::error_code ignored;
+    conn->stream.socket().close(ignored);
+  }
+
+  if (endpoints_.empty()) {
+    tcp::resolver resolver(ex_);
+    auto [ec, results] = co_await resolver.async_resolve(
+        settings.address.host, std::to_string(settings.address.port),
+        asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      log_event(log_level::error, "upstream " + settings.address.host + ": cannot resolve: " +
+                                      ec.message());
+      failure = connect_failure::resolve;
+      co_return nullptr;
+    }
+    for (const auto& r : results) endpoints_.push_back(r.endpoint());
+    resolved_for_ = settings.address;
+  }
+
+  auto conn = std::make_unique<upstream_connection>(ex_);
+  conn->stream.expires_after(settings.connect_timeout);
+  auto [ec, ep] = co_await conn->stream.async_connect(endpoints_, asio::as_tuple(asio::use_awaitable));
+  if (ec) {
+    failure = ec == boost::beast::error::timeout ? connect_failure::timeout : connect_failure::refused;
+    endpoints_.clear();  // resolve again next time: the name may point elsewhere now
+    co_return nullptr;
+  }
+  conn->stream.socket().set_option(tcp::no_delay(true));
+  co_return conn;
+}
+
+void upstream_pool::release(std::unique_ptr<upstream_connection> conn,
+                            const config::upstream_settings& settings) {
+  if (idle_.size() >= settings.pool_max_idle || !(settings.address == resolved_for_)) return;
+  conn->idle_since = std::chrono::steady_clock::now();
+  conn->stream.expires_never();
+  idle_.push_back(std::move(conn));
+}
+
+void upstream_pool::close_all() {
+  for (auto& conn : idle_) {
+    boost::system::error_code ignored;
+    conn->stream.socket().close(ignored);
+  }
+  idle_.clear();
+}
+
+}  // namespace sluice::net

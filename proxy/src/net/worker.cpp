@@ -1,0 +1,141 @@
+#include "net/worker.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include "common/log.hpp"
+#include "net/downstream_session.hpp"
+
+namespace sluice::net {
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr auto flush_interval = std::chrono::milliseconds(100);
+// Answer to a client over max_client_connections: written once, then the socket is closed.
+constexpr std::string_view over_capacity_response =
+    "HTTP/1.1 503 Service Unavailable\r\n"
+    "Content-Type: application/json\r\n"
+    "Retry-After: 1\r\n"
+    "Connection: close\r\n"
+    "Content-Length: 39\r\n\r\n"
+    "{\"error\":\"too many client connections\"}";
+}  // namespace
+
+worker::worker(shared_state& shared, unsigned index, const tcp::endpoint& listen)
+    : shared_(shared),
+      index_(index),
+      acceptor_(ctx_),
+      pool_(ctx_.get_executor()),
+      access_log_(shared.access_log()),
+      flush_timer_(ctx_),
+      drain_timer_(ctx_),
+      rng_(std::random_device{}()) {
+  acceptor_.open(listen.protocol());
+  acceptor_.set_option(asio::socket_base::reuse_address(true));
+  const int one = 1;
+  ::setsockopt(acceptor_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  acceptor_.bind(listen);
+  acceptor_.listen(asio::socket_base::max_listen_connections);
+}
+
+worker::~worker() { join(); }
+
+void worker::start() {
+  asio::co_spawn(ctx_, accept_loop(), asio::detached);
+  if (access_log_.enabled()) asio::co_spawn(ctx_, flush_loop(), asio::detached);
+  thread_ = std::thread([this] {
+    ctx_.run();
+    access_log_.flush();
+  });
+}
+
+void worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+asio::awaitable<void> worker::accept_loop() {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor_.async_accept(nothrow);
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+    if (ec) {
+      // Out of descriptors and the like: log, breathe, keep serving the connections we have.
+      log_event(log_level::warn, "accept failed: " + ec.message());
+      asio::steady_timer pause(ctx_, std::chrono::milliseconds(50));
+      co_await pause.async_wait(nothrow);
+      continue;
+    }
+    const auto max = shared_.snapshot()->cfg().caps.max_client_connections;
+    if (!shared_.try_open_connection(max)) {
+      asio::co_spawn(ctx_, refuse(std::move(socket)), asio::detached);
+      continue;
+    }
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    auto session = std::make_shared<downstream_session>(std::move(socket), *this);
+    asio::co_spawn(ctx_, session->run(), asio::detached);
+  }
+}
+
+asio::awaitable<void> worker::refuse(tcp::socket socket) {
+  asio::steady_timer deadline(ctx_, std::chrono::seconds(1));
+  deadline.async_wait([&socket](boost::system::error_code ec) {
+    if (!ec) socket.close(ec);
+  });
+  co_await asio::async_write(socket, asio::buffer(over_capacity_response), nothrow);
+  deadline.cancel();
+  boost::system::error_code ignored;
+  socket.shutdown(tcp::socket::shutdown_send, ignored);
+  socket.close(ignored);
+}
+
+asio::awaitable<void> worker::flush_loop() {
+  while (!stopping_) {
+    flush_timer_.expires_after(flush_interval);
+    co_await flush_timer_.async_wait(nothrow);
+    access_log_.flush();
+  }
+}
+
+void worker::stop(std::chrono::nanoseconds drain) {
+  asio::post(ctx_, [this, drain] {
+    stopping_ = true;
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    flush_timer_.cancel();
+    pool_.close_all();
+    // Idle connections close now; busy ones close after their response.
+    for (auto* s : std::vector<downstream_session*>(sessions_.begin(), sessions_.end()))
+      s->shutdown();
+    drain_timer_.expires_after(drain);
+    drain_timer_.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      for (auto* s : std::vector<downstream_session*>(sessions_.begin(), sessions_.end()))
+        s->abort();
+      pool_.close_all();
+    });
+    if (sessions_.empty()) drain_timer_.cancel();
+  });
+}
+
+void worker::remove(downstream_session* s) {
+  sessions_.erase(s);
+  if (stopping_ && sessions_.empty()) drain_timer_.cancel();
+}
+
+std::string worker::new_request_id() {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string id(32, '0');
+  for (int half = 0; half < 2; ++half) {
+    std::uint64_t v = rng_();
+    for (int i = 0; i < 16; ++i, v >>= 4) id[half * 16 + i] = hex[v & 0xf];
+  }
+  return id;
+}
+
+}  // namespace sluice::net

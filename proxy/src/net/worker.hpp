@@ -1,0 +1,75 @@
+#pragma once
+// One worker: a thread running its own io_context, with its own acceptor (SO_REUSEPORT spreads
+// connections over the workers in the kernel), upstream pool and access-log buffer. Nothing in
+// here is touched by another thread except through stop(), which posts.
+
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <unordered_set>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "net/access_log.hpp"
+#include "net/shared_state.hpp"
+#include "net/upstream_pool.hpp"
+
+namespace sluice::net {
+
+class downstream_session;
+
+/// A worker thread and everything it owns.
+class worker {
+ public:
+  /// Binds its acceptor to `listen` (SO_REUSEPORT); throws boost::system::system_error.
+  worker(shared_state& shared, unsigned index, const boost::asio::ip::tcp::endpoint& listen);
+  ~worker();
+  worker(const worker&) = delete;
+  worker& operator=(const worker&) = delete;
+
+  /// The address actually bound (port 0 resolved).
+  boost::asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
+  /// Starts the thread: accept loop, access-log flush timer.
+  void start();
+  /// Stops accepting, lets requests in progress finish within `drain`, then closes the rest.
+  /// Thread-safe. join() waits for the thread.
+  void stop(std::chrono::nanoseconds drain);
+  /// Waits for the thread to end.
+  void join();
+
+  /// This worker's state, for its sessions (same thread only).
+  shared_state& shared() { return shared_; }
+  upstream_pool& pool() { return pool_; }
+  access_log_buffer& access_log() { return access_log_; }
+  /// A fresh request id: 32 hex digits.
+  std::string new_request_id();
+  /// Session registry for shutdown.
+  void add(downstream_session* s) { sessions_.insert(s); }
+  void remove(downstream_session* s);
+  /// True once stop() began: sessions finish their request and close.
+  bool stopping() const { return stopping_; }
+
+ private:
+  boost::asio::awaitable<void> accept_loop();
+  boost::asio::awaitable<void> flush_loop();
+  boost::asio::awaitable<void> refuse(boost::asio::ip::tcp::socket socket);
+
+  shared_state& shared_;
+  unsigned index_;
+  boost::asio::io_context ctx_{1};
+  boost::asio::ip::tcp::acceptor acceptor_;
+  upstream_pool pool_;
+  access_log_buffer access_log_;
+  boost::asio::steady_timer flush_timer_;
+  boost::asio::steady_timer drain_timer_;
+  std::unordered_set<downstream_session*> sessions_;
+  std::mt19937_64 rng_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace sluice::net
