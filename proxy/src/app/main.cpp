@@ -20,6 +20,7 @@ namespace {
 constexpr const char* usage_text =
     "usage: sluice --config PATH      run the proxy with the config at PATH\n"
     "       sluice check PATH         validate a config, print each route with its limits\n"
+    "                                 (also: sluice check --config PATH)\n"
     "       sluice --version          print the version\n"
     "       sluice --help             print this help\n";
 
@@ -49,6 +50,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (argc == 3 && arg1 == "check") return check(argv[2]);
+  if (argc == 4 && arg1 == "check" && std::string(argv[2]) == "--config") return check(argv[3]);
   std::string config_path;
   if (argc == 3 && arg1 == "--config") config_path = argv[2];
   if (argc == 2 && arg1.starts_with("--config=")) config_path = arg1.substr(9);
