@@ -46,7 +46,8 @@ struct limit {
   std::string name;             ///< operator-given or derived ("60/minute per ip"); shown in 429s
   key_kind per = key_kind::ip;  ///< what it counts by
   std::string header;           ///< lower-case header name when per == header, else empty
-  std::optional<rate> rate;     ///< nullopt: no rate, only max_in_flight
+  // Qualified: the member is named like its type, which unqualified use would shadow.
+  std::optional<sluice::config::rate> rate;  ///< nullopt: no rate, only max_in_flight
   algorithm algo = algorithm::sliding_window;  ///< only meaningful with a rate
   std::uint64_t burst = 0;          ///< token_bucket capacity; equals rate->count unless set
   std::uint32_t max_in_flight = 0;  ///< concurrent requests per key; 0 means no cap

@@ -1,0 +1,166 @@
+#include "config/config_loader.hpp"
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "config/config_error.hpp"
+#include "config/config_schema.hpp"
+#include "config/endpoint_parser.hpp"
+#include "config/route_loader.hpp"
+#include "config/yaml_node.hpp"
+
+namespace sluice::config {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Most workers a config may ask for: beyond this, per-worker pools and key-table shards cost
+// more than they give on any machine sluice is meant for.
+constexpr std::uint64_t max_workers = 256;
+// Longest timeout accepted: a larger one is almost surely a unit slip (30d for 30s), and it
+// keeps deadline arithmetic far from overflow.
+constexpr duration max_timeout = 24h;
+// A header block under 1 KiB fails ordinary browsers; over 1 MiB is not HTTP anyone sends on
+// purpose, and each connection may hold one.
+constexpr std::uint64_t min_header_bytes = 1024;
+constexpr std::uint64_t max_header_bytes = 1024 * 1024;
+
+endpoint read_endpoint(const yaml_node& node, host_rule rule) {
+  if (node.raw().IsSequence()) {
+    // Unquoted, [::1]:8080 starts a YAML flow list.
+    node.fail("expected host:port, got a list (quote an IPv6 address: \"[::1]:8080\")");
+  }
+  if (!node.raw().IsScalar()) node.fail("expected host:port, got " + node.describe());
+  std::string why;
+  const auto parsed = parse_endpoint(node.text(), rule, &why);
+  if (!parsed) node.fail_value(why);
+  return *parsed;
+}
+
+std::vector<cidr> read_cidrs(const yaml_node& node) {
+  std::vector<cidr> out;
+  for (const yaml_node& item : node.items()) {
+    std::string why;
+    const auto block = cidr::parse(item.text(), &why);
+    if (!block) item.fail_value(why);
+    out.push_back(*block);
+  }
+  return out;
+}
+
+void read_upstream(const yaml_node& node, upstream_settings& out) {
+  node.expect_map();
+  out.address = read_endpoint(node.require("address"), host_rule::ip_or_hostname);
+  if (const auto v = node.get("connect_timeout")) out.connect_timeout = v->positive_duration(max_timeout);
+  if (const auto v = node.get("response_timeout")) out.response_timeout = v->positive_duration(max_timeout);
+  if (const auto v = node.get("pool_max_idle")) {
+    out.pool_max_idle = static_cast<std::uint32_t>(v->integer(0, UINT32_MAX));
+  }
+  if (const auto v = node.get("pool_idle_timeout")) {
+    out.pool_idle_timeout = v->positive_duration(max_timeout);
+  }
+}
+
+void read_timeouts(const yaml_node& node, client_timeouts& out) {
+  node.expect_map();
+  if (const auto v = node.get("client_header")) out.header = v->positive_duration(max_timeout);
+  if (const auto v = node.get("client_idle")) out.idle = v->positive_duration(max_timeout);
+  if (const auto v = node.get("client_body")) out.body = v->positive_duration(max_timeout);
+}
+
+void read_caps(const yaml_node& node, caps_settings& out) {
+  node.expect_map();
+  if (const auto v = node.get("max_header_bytes")) {
+    out.max_header_bytes = static_cast<std::uint32_t>(v->size(min_header_bytes, max_header_bytes));
+  }
+  if (const auto v = node.get("max_body_bytes")) out.max_body_bytes = v->size(1, UINT64_MAX);
+  if (const auto v = node.get("max_client_connections")) {
+    out.max_client_connections = static_cast<std::uint32_t>(v->integer(1, UINT32_MAX));
+  }
+}
+
+void read_client_ip(const yaml_node& node, client_ip_settings& out) {
+  node.expect_map();
+  if (const auto v = node.get("trusted_proxies")) out.trusted_proxies = read_cidrs(*v);
+  if (const auto v = node.get("ipv6_prefix")) out.ipv6_prefix = static_cast<unsigned>(v->integer(1, 128));
+}
+
+std::string read_access_log(const yaml_node& node) {
+  const std::string text = node.text();
+  // A path must show that it is one, so "stdot" is a typo rather than a file named stdot.
+  if (text == "stdout" || text == "off" || text.find('/') != std::string::npos) return text;
+  node.fail_value("expected stdout, off or a file path (absolute, or relative starting with ./)");
+}
+
+void read_config(const yaml_node& root, config& out) {
+  if (const auto v = root.get("listen")) out.listen = read_endpoint(*v, host_rule::ip_literal);
+  if (const auto v = root.get("workers")) out.workers = static_cast<unsigned>(v->integer(0, max_workers));
+  read_upstream(root.require("upstream"), out.upstream);
+  if (const auto v = root.get("timeouts")) read_timeouts(*v, out.timeouts);
+  if (const auto v = root.get("caps")) read_caps(*v, out.caps);
+  if (const auto v = root.get("client_ip")) read_client_ip(*v, out.client_ip);
+  if (const auto v = root.get("allowlist")) out.allowlist = read_cidrs(*v);
+  if (const auto v = root.get("key_table")) {
+    v->expect_map();
+    if (const auto keys = v->get("max_keys")) out.key_table.max_keys = keys->integer(1, UINT64_MAX);
+  }
+  if (const auto v = root.get("access_log")) out.access_log = read_access_log(*v);
+  if (const auto v = root.get("routes")) out.routes = read_routes(*v);
+  out.default_route = read_default_route(root.get("default"));
+}
+
+std::shared_ptr<const config> load_document(const std::string& yaml, const std::string& source) {
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(yaml);
+  } catch (const YAML::ParserException& e) {
+    throw config_error(source, e.mark.line + 1, e.mark.column + 1, "", "YAML syntax error: " + e.msg);
+  }
+  if (documents.empty() || (documents.size() == 1 && documents[0].IsNull())) {
+    throw config_error(source, 0, 0, "",
+                       "no configuration (the file is empty); at least \"upstream\" is required");
+  }
+  if (documents.size() > 1) {
+    yaml_node(source, documents[1]).fail("only one YAML document is allowed; remove the second \"---\"");
+  }
+  const yaml_node root(source, documents[0]);
+  if (!root.raw().IsMap()) root.fail("expected a map of settings at the top level, got " + root.describe());
+
+  check_keys(root);
+  auto out = std::make_shared<config>();
+  out->source = source;
+  read_config(root, *out);
+  return out;
+}
+
+}  // namespace
+
+std::shared_ptr<const config> load_string(std::string_view yaml, const std::string& source_name) {
+  try {
+    return load_document(std::string(yaml), source_name);
+  } catch (const YAML::Exception& e) {
+    // The loader reads nodes without throwing conversions; this is the safety net that keeps
+    // the promise that only config_error leaves.
+    const int line = e.mark.line >= 0 ? e.mark.line + 1 : 0;
+    throw config_error(source_name, line, e.mark.column + 1, "", "YAML error: " + e.msg);
+  }
+}
+
+std::shared_ptr<const config> load_file(const std::string& path) {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (!file) throw config_error(path, 0, 0, "", std::string("cannot read file: ") + std::strerror(errno));
+  std::string text;
+  char buffer[8192];
+  std::size_t got = 0;
+  while ((got = std::fread(buffer, 1, sizeof buffer, file)) > 0) text.append(buffer, got);
+  const bool failed = std::ferror(file) != 0;
+  const int error = errno;
+  std::fclose(file);
+  if (failed) throw config_error(path, 0, 0, "", std::string("cannot read file: ") + std::strerror(error));
+  return load_string(text, path);
+}
+
+}  // namespace sluice::config

@@ -1,0 +1,210 @@
+// One fixture per way a config can be wrong, each with the exact message an operator sees:
+// FILE:LINE:COL: YAML.PATH: message, where FILE is the path exactly as given to load_file.
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "config/config_error.hpp"
+#include "config/config_loader.hpp"
+
+using sluice::config::config_error;
+using sluice::config::load_file;
+using sluice::config::load_string;
+
+namespace {
+
+const std::string fixtures = std::string(SLUICE_FIXTURES_DIR) + "/config/";
+
+// The message load_file raises for `path`, or a marker when it loads (or throws anything else).
+std::string load_error(const std::string& path) {
+  try {
+    load_file(path);
+  } catch (const config_error& e) {
+    return e.what();
+  } catch (...) {
+    return "<an exception other than config_error>";
+  }
+  return "<loaded>";
+}
+
+struct bad_fixture {
+  const char* file;
+  const char* expected;  // everything after the file name
+};
+
+// Sorted by fixture name. Each fixture is a valid config but for the one mistake it is named for.
+const bad_fixture bad_fixtures[] = {
+    {"bad_access_log.yaml",
+     R"(:3:13: access_log: "stdot": expected stdout, off or a file path (absolute, or relative starting with ./))"},
+    {"bad_algorithm.yaml",
+     R"(:7:18: default.limits[0].algorithm: "leaky_bucket": unknown algorithm (sliding_window, token_bucket))"},
+    {"bad_algorithm_without_rate.yaml",
+     R"(:7:18: default.limits[0].algorithm: algorithm applies to a rate, and this limit has none)"},
+    {"bad_boolean.yaml",
+     R"(:6:13: routes[0].exempt: expected true or false, got "yes")"},
+    {"bad_burst_sliding_window.yaml",
+     R"(:7:14: default.limits[0].burst: burst applies only to algorithm: token_bucket (sliding_window admits at most the rate's count in any window))"},
+    {"bad_cidr.yaml",
+     R"(:4:33: client_ip.trusted_proxies[1]: "192.168.1.1/16": host bits set past the prefix length)"},
+    {"bad_default_key.yaml",
+     R"(:4:3: default.path: unknown key "path" (the default route matches whatever no route does; it takes only limits and exempt))"},
+    {"bad_duplicate_key.yaml",
+     R"(:9:9: routes[0].limits[0].rate: duplicate key "rate" (first at line 8))"},
+    {"bad_duplicate_route.yaml",
+     R"(:10:11: routes[2].name: "stats": duplicate route name (first at line 4))"},
+    {"bad_duration_missing_unit.yaml",
+     R"(:3:20: upstream.connect_timeout: "2": missing unit (ms, s, m, h, d))"},
+    {"bad_duration_unit.yaml",
+     R"(:4:16: timeouts.client_idle: "30sec": unknown unit "sec" (ms, s, m, h, d))"},
+    {"bad_duration_zero.yaml",
+     R"(:4:18: timeouts.client_header: "0s": must be greater than zero)"},
+    {"bad_empty.yaml",
+     R"(: no configuration (the file is empty); at least "upstream" is required)"},
+    {"bad_exempt_with_limits.yaml",
+     R"(:8:7: routes[0].limits: an exempt route is never limited; remove its limits or set exempt: false)"},
+    {"bad_expected_integer.yaml",
+     R"(:3:10: workers: expected an integer, got "four")"},
+    {"bad_expected_list.yaml",
+     R"(:3:12: allowlist: expected a list, got "127.0.0.5/32" (write [127.0.0.5/32] for a list of one))"},
+    {"bad_expected_map.yaml",
+     R"(:1:11: upstream: expected a map, got "127.0.0.1:9000")"},
+    {"bad_ipv6_prefix.yaml",
+     R"(:4:16: client_ip.ipv6_prefix: must be between 1 and 128, got 129)"},
+    {"bad_key_type.yaml",
+     R"(:3:3: a key must be a plain word, got a list)"},
+    {"bad_limit_empty.yaml",
+     R"(:5:7: default.limits[0]: a limit needs rate, max_in_flight or both)"},
+    {"bad_listen_host.yaml",
+     R"(:1:9: listen: "localhost:8080": host must be an IP address (e.g. 127.0.0.1 or [::1]), not a name)"},
+    {"bad_listen_port.yaml",
+     R"(:1:9: listen: "127.0.0.1:70000": port must be between 1 and 65535)"},
+    {"bad_max_in_flight.yaml",
+     R"(:6:22: default.limits[0].max_in_flight: must be between 1 and 4294967295, got 0)"},
+    {"bad_max_keys.yaml",
+     R"(:4:13: key_table.max_keys: must be at least 1, got 0)"},
+    {"bad_method.yaml",
+     R"(:6:21: routes[0].methods[1]: "GET /": not a valid HTTP method)"},
+    {"bad_methods_empty.yaml",
+     R"(:6:14: routes[0].methods: empty list; leave methods out to match every method)"},
+    {"bad_misplaced_key.yaml",
+     R"(:6:5: routes[0].rate: unknown key "rate" (it belongs in a limit, under "limits"))"},
+    {"bad_missing_route_name.yaml",
+     R"(:4:5: routes[0]: missing required key "name")"},
+    {"bad_missing_upstream.yaml",
+     R"(:1:1: missing required key "upstream")"},
+    {"bad_no_match_key.yaml",
+     R"(:4:5: routes[0]: a route needs one of path (exact), prefix or glob)"},
+    {"bad_pattern_slash.yaml",
+     R"(:5:11: routes[0].path: "api/system/stats": must start with "/")"},
+    {"bad_pattern_wildcard.yaml",
+     R"(:5:11: routes[0].path: "/api/admin/**": "*" is a wildcard only under glob; write glob: /api/admin/**)"},
+    {"bad_per.yaml",
+     R"(:5:12: default.limits[0].per: "user": expected ip, route or "header <name>")"},
+    {"bad_per_header.yaml",
+     R"(:5:12: default.limits[0].per: "header X-Api Key": header name is not a valid HTTP token)"},
+    {"bad_rate_count.yaml",
+     R"(:6:13: default.limits[0].rate: "0/minute": count must be between 1 and 1000000000)"},
+    {"bad_rate_duration.yaml",
+     R"(:6:13: default.limits[0].rate: "5/30": missing unit (ms, s, m, h, d))"},
+    {"bad_rate_period.yaml",
+     R"(:6:13: default.limits[0].rate: "5/400d": period must be at most 1 year (365d))"},
+    {"bad_rate_unit.yaml",
+     R"(:14:15: routes[2].limits[0].rate: "60/minnute": unknown unit (second, minute, hour, day))"},
+    {"bad_route_name.yaml",
+     R"(:4:11: routes[0].name: "system stats": a route name is letters, digits, "_", "." and "-")"},
+    {"bad_route_name_reserved.yaml",
+     R"(:4:11: routes[0].name: "default": reserved for the fallback route; configure it under the top-level "default" key)"},
+    {"bad_size.yaml",
+     R"(:4:19: caps.max_body_bytes: "10MB": unknown unit "MB" (KiB, MiB, GiB, or a plain number of bytes))"},
+    {"bad_sliding_window_count.yaml",
+     R"(:6:13: default.limits[0].rate: "200000/second": sliding_window keeps one timestamp per admission, so its count is at most 100000; use algorithm: token_bucket for higher rates)"},
+    {"bad_syntax.yaml",
+     R"(:5:1: YAML syntax error: end of sequence flow not found)"},
+    {"bad_top_level_list.yaml",
+     R"(:1:1: expected a map of settings at the top level, got a list)"},
+    {"bad_two_documents.yaml",
+     R"(:4:1: only one YAML document is allowed; remove the second "---")"},
+    {"bad_two_match_keys.yaml",
+     R"(:6:13: routes[0].prefix: a route takes exactly one of path, prefix or glob; this one also has "path" (line 5))"},
+    {"bad_unknown_key.yaml",
+     R"(:10:9: routes[0].limits[0].burts: unknown key "burts" (did you mean "burst"?))"},
+    {"bad_unreachable_route.yaml",
+     R"(:7:5: routes[1]: never matches: route "services" (line 4) comes first with the same exact pattern and all of its methods)"},
+    {"bad_upstream_address.yaml",
+     R"(:2:12: upstream.address: "backend.internal": missing port (expected host:port))"},
+    {"bad_workers.yaml",
+     R"(:1:10: workers: must be at most 256, got 300)"},
+};
+
+}  // namespace
+
+TEST_CASE("every bad fixture fails with its exact message") {
+  for (const bad_fixture& bad : bad_fixtures) {
+    const std::string path = fixtures + bad.file;
+    INFO("fixture: " << bad.file);
+    CHECK(load_error(path) == path + bad.expected);
+  }
+}
+
+TEST_CASE("config_error carries each part of the message") {
+  const std::string path = fixtures + "bad_rate_unit.yaml";
+  try {
+    load_file(path);
+    FAIL("bad_rate_unit.yaml loaded");
+  } catch (const config_error& e) {
+    CHECK(e.file() == path);
+    CHECK(e.line() == 14);
+    CHECK(e.col() == 15);
+    CHECK(e.yaml_path() == "routes[2].limits[0].rate");
+    CHECK(e.message() == R"("60/minnute": unknown unit (second, minute, hour, day))");
+  }
+}
+
+TEST_CASE("a file that cannot be read names the path and the system's reason") {
+  const std::string missing = fixtures + "does_not_exist.yaml";
+  CHECK(load_error(missing) == missing + ": cannot read file: No such file or directory");
+  CHECK(load_error(fixtures) == fixtures + ": cannot read file: Is a directory");
+}
+
+TEST_CASE("load_string names the source it is given") {
+  try {
+    load_string("upstream:\n  adress: 127.0.0.1:9000\n", "inline.yaml");
+    FAIL("a misspelt key loaded");
+  } catch (const config_error& e) {
+    CHECK(std::string(e.what()) ==
+          R"(inline.yaml:2:3: upstream.adress: unknown key "adress" (did you mean "address"?))");
+  }
+}
+
+TEST_CASE("unknown keys are reported before any value is converted") {
+  // workers is wrong too, and comes first in the file; the typo still wins.
+  const std::string yaml = "workers: many\nupstream: {address: 127.0.0.1:9000}\nlistne: 1\n";
+  try {
+    load_string(yaml, "two-mistakes.yaml");
+    FAIL("a bad config loaded");
+  } catch (const config_error& e) {
+    CHECK(e.yaml_path() == "listne");
+    CHECK(e.message() == R"(unknown key "listne" (did you mean "listen"?))");
+  }
+}
+
+TEST_CASE("unknown keys with no close match list the keys that are allowed") {
+  try {
+    load_string("upstream: {address: 127.0.0.1:9000, retries: 3}\n", "x.yaml");
+    FAIL("an unknown key loaded");
+  } catch (const config_error& e) {
+    CHECK(std::string(e.what()) ==
+          R"(x.yaml:1:37: upstream.retries: unknown key "retries" (known keys: address, )"
+          R"(connect_timeout, response_timeout, pool_max_idle, pool_idle_timeout))");
+  }
+}
+
+TEST_CASE("a value left empty is reported at its key") {
+  try {
+    load_string("upstream:\n  address:\n  connect_timeout: 1s\n", "x.yaml");
+    FAIL("an empty address loaded");
+  } catch (const config_error& e) {
+    CHECK(std::string(e.what()) ==
+          "x.yaml:2:3: upstream.address: expected host:port, got nothing");
+  }
+}

@@ -1,0 +1,260 @@
+// Good configs: every value lands in the right field, defaults fill the rest, derived names and
+// limit ids are what the limiter and `sluice check` rely on.
+#include "config/config_loader.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <string>
+
+#include "config/config_error.hpp"
+
+using namespace std::chrono_literals;
+using namespace sluice::config;
+
+namespace {
+
+const std::string fixtures = std::string(SLUICE_FIXTURES_DIR) + "/config/";
+
+std::shared_ptr<const config> load_yaml(const std::string& yaml) { return load_string(yaml, "test.yaml"); }
+
+const std::string upstream_only = "upstream: {address: 127.0.0.1:9000}\n";
+
+}  // namespace
+
+TEST_CASE("a config with only the upstream gets every default") {
+  const auto cfg = load_file(fixtures + "good_minimal.yaml");
+  CHECK(cfg->source == fixtures + "good_minimal.yaml");
+  CHECK(cfg->listen == endpoint{"127.0.0.1", 8080});
+  CHECK(cfg->workers == 0);
+  CHECK(cfg->upstream.address == endpoint{"127.0.0.1", 9000});
+  CHECK(cfg->upstream.connect_timeout == 2s);
+  CHECK(cfg->upstream.response_timeout == 30s);
+  CHECK(cfg->upstream.pool_max_idle == 64);
+  CHECK(cfg->upstream.pool_idle_timeout == 60s);
+  CHECK(cfg->timeouts.header == 10s);
+  CHECK(cfg->timeouts.idle == 60s);
+  CHECK(cfg->timeouts.body == 30s);
+  CHECK(cfg->caps.max_header_bytes == 16384);
+  CHECK(cfg->caps.max_body_bytes == 10485760);
+  CHECK(cfg->caps.max_client_connections == 10000);
+  CHECK(cfg->client_ip.trusted_proxies.empty());
+  CHECK(cfg->client_ip.ipv6_prefix == 64);
+  CHECK(cfg->allowlist.empty());
+  CHECK(cfg->key_table.max_keys == 1000000);
+  CHECK(cfg->access_log == "stdout");
+  CHECK(cfg->routes.empty());
+  CHECK(cfg->default_route.name == "default");
+  CHECK(cfg->default_route.match == match_kind::prefix);
+  CHECK(cfg->default_route.pattern == "/");
+  CHECK(cfg->default_route.methods.empty());
+  CHECK_FALSE(cfg->default_route.exempt);
+  CHECK(cfg->default_route.limits.empty());
+}
+
+TEST_CASE("every key of a full config lands in its field") {
+  const auto cfg = load_file(fixtures + "good_full.yaml");
+  CHECK(cfg->listen == endpoint{"::1", 8443});
+  CHECK(cfg->workers == 4);
+  CHECK(cfg->upstream.address == endpoint{"backend.internal", 9000});
+  CHECK(cfg->upstream.connect_timeout == 500ms);
+  CHECK(cfg->upstream.response_timeout == 90s);
+  CHECK(cfg->upstream.pool_max_idle == 0);
+  CHECK(cfg->upstream.pool_idle_timeout == 1500ms);
+  CHECK(cfg->timeouts.header == 5s);
+  CHECK(cfg->timeouts.idle == 2min);
+  CHECK(cfg->timeouts.body == 45s);
+  CHECK(cfg->caps.max_header_bytes == 32 * 1024);
+  CHECK(cfg->caps.max_body_bytes == 1024ull * 1024 * 1024);
+  CHECK(cfg->caps.max_client_connections == 500);
+  REQUIRE(cfg->client_ip.trusted_proxies.size() == 2);
+  CHECK(cfg->client_ip.trusted_proxies[0] == *sluice::cidr::parse("10.0.0.0/8"));
+  CHECK(cfg->client_ip.trusted_proxies[1] == *sluice::cidr::parse("::1/128"));
+  CHECK(cfg->client_ip.ipv6_prefix == 56);
+  REQUIRE(cfg->allowlist.size() == 2);
+  CHECK(cfg->allowlist[0].to_string() == "127.0.0.5/32");
+  CHECK(cfg->allowlist[1].to_string() == "2001:db8::/32");
+  CHECK(cfg->key_table.max_keys == 5000);
+  CHECK(cfg->access_log == "/var/log/sluice/access.log");
+
+  REQUIRE(cfg->routes.size() == 3);
+  const route& health = cfg->routes[0];
+  CHECK(health.name == "health");
+  CHECK(health.match == match_kind::exact);
+  CHECK(health.pattern == "/health");
+  CHECK(health.exempt);
+  CHECK(health.limits.empty());
+
+  const route& projects = cfg->routes[1];
+  CHECK(projects.match == match_kind::glob);
+  CHECK(projects.pattern == "/api/projects/*/files/**");
+  CHECK(projects.methods == std::vector<std::string>{"GET", "HEAD"});
+  CHECK_FALSE(projects.exempt);
+  REQUIRE(projects.limits.size() == 2);
+  const limit& by_key = projects.limits[0];
+  CHECK(by_key.per == key_kind::header);
+  CHECK(by_key.header == "x-api-key");
+  CHECK(by_key.rate == rate{10, 1s});
+  CHECK(by_key.algo == algorithm::token_bucket);
+  CHECK(by_key.burst == 40);
+  CHECK(by_key.max_in_flight == 0);
+  CHECK(by_key.name == "10/second per header x-api-key");
+  const limit& total = projects.limits[1];
+  CHECK(total.per == key_kind::route);
+  CHECK(total.header.empty());
+  CHECK(total.rate == rate{100, 90s});
+  CHECK(total.algo == algorithm::sliding_window);
+  CHECK(total.burst == 100);
+  CHECK(total.name == "projects-total");
+
+  const route& jobs = cfg->routes[2];
+  CHECK(jobs.match == match_kind::prefix);
+  CHECK(jobs.pattern == "/api/jobs");
+  CHECK(jobs.methods == std::vector<std::string>{"POST"});
+  REQUIRE(jobs.limits.size() == 2);
+  CHECK(jobs.limits[0].rate == rate{20, 1min});
+  CHECK(jobs.limits[0].max_in_flight == 2);
+  CHECK(jobs.limits[0].name == "20/minute, max_in_flight 2 per ip");
+  CHECK_FALSE(jobs.limits[1].rate.has_value());
+  CHECK(jobs.limits[1].burst == 0);
+  CHECK(jobs.limits[1].max_in_flight == 4);
+  CHECK(jobs.limits[1].name == "max_in_flight 4 per header x-api-key");
+
+  REQUIRE(cfg->default_route.limits.size() == 1);
+  CHECK(cfg->default_route.limits[0].rate == rate{600, 1min});
+  CHECK(cfg->default_route.limits[0].name == "600/minute per ip");
+}
+
+TEST_CASE("per defaults to ip and burst to the rate's count") {
+  const auto cfg = load_yaml(upstream_only + "default: {limits: [{rate: 5/30s, algorithm: token_bucket}]}\n");
+  const limit& l = cfg->default_route.limits.at(0);
+  CHECK(l.per == key_kind::ip);
+  CHECK(l.burst == 5);
+  CHECK(l.name == "5/30s per ip");
+}
+
+TEST_CASE("a sliding_window may count up to 100000 and a token_bucket beyond") {
+  CHECK_NOTHROW(load_yaml(upstream_only + "default: {limits: [{rate: 100000/second}]}\n"));
+  CHECK_NOTHROW(
+      load_yaml(upstream_only + "default: {limits: [{rate: 5000000/second, algorithm: token_bucket}]}\n"));
+}
+
+TEST_CASE("limit ids are stable across loads and differ between limits") {
+  const auto first = load_file(fixtures + "good_full.yaml");
+  const auto second = load_file(fixtures + "good_full.yaml");
+  std::vector<std::uint64_t> ids;
+  for (std::size_t r = 0; r < first->routes.size(); ++r) {
+    for (std::size_t i = 0; i < first->routes[r].limits.size(); ++i) {
+      CHECK(first->routes[r].limits[i].id == second->routes[r].limits[i].id);
+      ids.push_back(first->routes[r].limits[i].id);
+    }
+  }
+  ids.push_back(first->default_route.limits.at(0).id);
+  CHECK(ids.size() == 5);
+  std::sort(ids.begin(), ids.end());
+  CHECK(std::adjacent_find(ids.begin(), ids.end()) == ids.end());
+  CHECK(std::find(ids.begin(), ids.end(), 0u) == ids.end());
+}
+
+TEST_CASE("a limit's id follows its definition, route and position, not its name") {
+  auto id_of = [](const std::string& routes) {
+    return load_yaml(upstream_only + "routes:\n" + routes)->routes.at(0).limits.back().id;
+  };
+  const std::string base = "  - {name: a, path: /a, limits: [{per: ip, rate: 60/minute}]}\n";
+  const std::uint64_t id = id_of(base);
+  CHECK(id_of("  - {name: a, path: /other, methods: [GET], limits: [{per: ip, rate: 60/minute}]}\n") == id);
+  CHECK(id_of("  - {name: a, path: /a, limits: [{per: ip, rate: 60/minute, name: renamed}]}\n") == id);
+  CHECK(id_of("  - {name: a, path: /a, limits: [{per: ip, rate: 60/m}]}\n") == id);
+  CHECK(id_of("  - {name: b, path: /a, limits: [{per: ip, rate: 60/minute}]}\n") != id);
+  CHECK(id_of("  - {name: a, path: /a, limits: [{per: ip, rate: 61/minute}]}\n") != id);
+  CHECK(id_of("  - {name: a, path: /a, limits: [{per: ip, rate: 60/hour}]}\n") != id);
+  CHECK(id_of("  - {name: a, path: /a, limits: [{per: route, rate: 60/minute}]}\n") != id);
+  CHECK(id_of("  - {name: a, path: /a, limits: [{per: header x, rate: 60/minute}]}\n") != id);
+  CHECK(id_of("  - {name: a, path: /a, limits: [{per: ip, rate: 60/minute, max_in_flight: 1}]}\n") != id);
+  CHECK(id_of("  - {name: a, path: /a, limits: [{per: ip, rate: 60/minute, algorithm: token_bucket}]}\n") !=
+        id);
+  CHECK(id_of("  - {name: a, path: /a, limits: [{per: ip, rate: 1/s}, {per: ip, rate: 60/minute}]}\n") !=
+        id);
+  // Header names are compared lower-case, so their spelling does not change the identity.
+  CHECK(id_of("  - {name: a, path: /a, limits: [{per: header X-Key, rate: 60/minute}]}\n") ==
+        id_of("  - {name: a, path: /a, limits: [{per: header x-key, rate: 60/minute}]}\n"));
+}
+
+TEST_CASE("quoted numbers, flow maps and anchors read like their plain forms") {
+  const auto cfg = load_yaml(
+      "workers: \"8\"\n"
+      "upstream: {address: \"127.0.0.1:9000\"}\n"
+      "routes:\n"
+      "  - name: a\n"
+      "    path: /a\n"
+      "    limits: &standard [{per: ip, rate: 60/minute}]\n"
+      "  - name: b\n"
+      "    path: /b\n"
+      "    limits: *standard\n");
+  CHECK(cfg->workers == 8);
+  REQUIRE(cfg->routes.size() == 2);
+  CHECK(cfg->routes[1].limits.at(0).rate == rate{60, 1min});
+  CHECK(cfg->routes[0].limits.at(0).id != cfg->routes[1].limits.at(0).id);
+}
+
+TEST_CASE("a route may narrow an earlier route's path by method only when it takes other methods") {
+  CHECK_NOTHROW(load_yaml(upstream_only +
+                          "routes:\n"
+                          "  - {name: a, path: /x, methods: [GET], limits: [{rate: 1/s}]}\n"
+                          "  - {name: b, path: /x, limits: [{rate: 2/s}]}\n"));
+  CHECK_THROWS_AS(load_yaml(upstream_only +
+                            "routes:\n"
+                            "  - {name: a, path: /x, methods: [GET, POST], limits: [{rate: 1/s}]}\n"
+                            "  - {name: b, path: /x, methods: [post], limits: [{rate: 2/s}]}\n"),
+                  config_error);
+}
+
+TEST_CASE("the shipped config/sluice.yaml loads with the documented routes") {
+  const std::string path = std::string(SLUICE_SOURCE_DIR) + "/config/sluice.yaml";
+  const auto cfg = load_file(path);
+  CHECK(cfg->listen == endpoint{"127.0.0.1", 8080});
+  CHECK(cfg->upstream.address == endpoint{"127.0.0.1", 9000});
+
+  struct expected_route {
+    const char* name;
+    match_kind match;
+    const char* pattern;
+    bool exempt;
+    std::uint64_t per_minute;  // 0 for exempt routes
+  };
+  const expected_route expected[] = {
+      {"health", match_kind::exact, "/health", true, 0},
+      {"admin", match_kind::prefix, "/api/admin/", true, 0},
+      {"stats", match_kind::exact, "/api/system/stats", false, 60},
+      {"ports", match_kind::exact, "/api/system/ports", false, 30},
+      {"services", match_kind::exact, "/api/services", false, 60},
+      {"login", match_kind::exact, "/api/auth/login", false, 30},
+      {"register", match_kind::exact, "/api/auth/register", false, 10},
+  };
+  REQUIRE(cfg->routes.size() == std::size(expected));
+  for (std::size_t i = 0; i < std::size(expected); ++i) {
+    const route& r = cfg->routes[i];
+    INFO("route " << expected[i].name);
+    CHECK(r.name == expected[i].name);
+    CHECK(r.match == expected[i].match);
+    CHECK(r.pattern == expected[i].pattern);
+    CHECK(r.exempt == expected[i].exempt);
+    CHECK(r.methods.empty());
+    if (expected[i].exempt) {
+      CHECK(r.limits.empty());
+      continue;
+    }
+    REQUIRE(r.limits.size() == 1);
+    CHECK(r.limits[0].per == key_kind::ip);
+    CHECK(r.limits[0].rate == rate{expected[i].per_minute, 1min});
+    CHECK(r.limits[0].algo == algorithm::sliding_window);
+  }
+
+  const route& fallback = cfg->default_route;
+  CHECK_FALSE(fallback.exempt);
+  REQUIRE(fallback.limits.size() == 2);
+  CHECK(fallback.limits[0].per == key_kind::ip);
+  CHECK(fallback.limits[0].rate == rate{600, 1min});
+  CHECK(fallback.limits[1].per == key_kind::route);
+  CHECK(fallback.limits[1].rate == rate{6000, 1min});
+}
