@@ -73,7 +73,11 @@ std::optional<cidr> cidr::parse(std::string_view text, std::string* error) {
   const auto slash = text.find('/');
   const auto addr = ip_address::parse(text.substr(0, slash));
   if (!addr) return fail("not an IP address");
-  const unsigned family_bits = addr->is_v4() ? 32 : 128;
+  // The notation, not the address, says how the length counts: "::ffff:0:0/96" is IPv6 notation
+  // (every IPv4 address), so its length is in IPv6 bits even though the address is IPv4-mapped.
+  const bool v4_notation =
+      addr->is_v4() && text.substr(0, slash).find(':') == std::string_view::npos;
+  const unsigned family_bits = v4_notation ? 32 : 128;
   unsigned len = family_bits;
   if (slash != std::string_view::npos) {
     const auto digits = text.substr(slash + 1);
@@ -81,9 +85,9 @@ std::optional<cidr> cidr::parse(std::string_view text, std::string* error) {
     if (digits.empty() || ec != std::errc{} || end != digits.data() + digits.size())
       return fail("prefix length is not a number");
     if (len > family_bits)
-      return fail(addr->is_v4() ? "prefix length over 32" : "prefix length over 128");
+      return fail(v4_notation ? "prefix length over 32" : "prefix length over 128");
   }
-  const unsigned bits = addr->is_v4() ? len + 96 : len;
+  const unsigned bits = v4_notation ? len + 96 : len;
   cidr out;
   out.prefix_bits = bits;
   out.network = addr->masked(bits);
