@@ -9,8 +9,9 @@ namespace {
 constexpr std::uint32_t npos = UINT32_MAX;
 constexpr unsigned chunk_bits = 8;
 constexpr std::uint32_t chunk_size = 1u << chunk_bits;
-// How far eviction walks from the LRU end past in-flight (pinned) keys before giving up.
-constexpr int max_pinned_skips = 64;
+// How far eviction looks from the LRU end for a dead key (or past in-flight ones) before it
+// evicts a live key (or gives up, when all it saw were in flight).
+constexpr int max_tail_scan = 64;
 
 struct entry {
   limit_key key;
@@ -108,16 +109,24 @@ struct key_table::shard {
       expired_dropped.fetch_add(dropped, std::memory_order_relaxed);
       if (size < capacity) return true;
     }
-    std::uint32_t i = lru_tail;
-    for (int skipped = 0; i != npos && at(i).state.in_flight_ > 0; ++skipped) {
-      if (skipped == max_pinned_skips) return false;
-      i = at(i).prev;
+    // Between sweeps, look for a dead entry among the least recently used ones first (dead keys
+    // gather there); only if there is none is a live key evicted, skipping pinned ones.
+    std::uint32_t victim = npos;
+    int looked = 0;
+    for (std::uint32_t i = lru_tail; i != npos && looked < max_tail_scan; i = at(i).prev, ++looked) {
+      const limit_state& st = at(i).state;
+      if (!holds_state(st, now)) {
+        victim = i;
+        break;
+      }
+      if (victim == npos && st.in_flight_ == 0) victim = i;
     }
-    if (i == npos) return false;
-    if (holds_state(at(i).state, now))
+    if (victim == npos) return false;  // the tail is all in flight
+    if (holds_state(at(victim).state, now))
       evictions.fetch_add(1, std::memory_order_relaxed);
     else
       expired_dropped.fetch_add(1, std::memory_order_relaxed);
+    const std::uint32_t i = victim;
     erase(i);
     return true;
   }

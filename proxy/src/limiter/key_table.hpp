@@ -5,7 +5,10 @@
 // in fixed chunks (stable addresses, no reallocation spikes) and a flat hash set maps keys to
 // entry indices; an intrusive LRU list orders them. At the bound, entries that no longer hold
 // state are dropped first (a sweep); only when every entry is live is the least recently used
-// one evicted, and that is counted: it means max_keys is too small for the traffic.
+// one evicted, and that is counted: it means max_keys is too small for the traffic. Exactly:
+// a full sweep runs at most once per quarter-capacity of inserts (so a flood of live keys costs
+// O(1) amortised per insert); between sweeps the 64 least recently used entries are searched for
+// a dead one before a live one is evicted.
 
 #include <atomic>
 #include <cstdint>

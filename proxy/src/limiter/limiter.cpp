@@ -83,7 +83,7 @@ class shard_locks {
 
 // The verdict to show: when refused, the refusing limit with the longest wait (the client must
 // wait for all of them); when admitted, the limit with the least left.
-void pick_limiting(decision& d) {
+void pick_limiting(decision& d, std::span<const refusal> kinds) {
   for (std::size_t i = 0; i < d.verdicts.size(); ++i) {
     const verdict& v = d.verdicts[i];
     bool better;
@@ -96,6 +96,8 @@ void pick_limiting(decision& d) {
       d.limiting = v;
     }
   }
+  // The refusal reported is the chosen limit's own, so a 429's message matches its limit name.
+  if (!d.allowed() && d.limit_index >= 0) d.refused = kinds[static_cast<std::size_t>(d.limit_index)];
 }
 
 }  // namespace
@@ -112,6 +114,7 @@ decision limiter::acquire(const config::route& route, std::span<const limit_key>
   // Phase 1: find or create every entry, pinned (in_flight_ + 1) so that creating one cannot
   // evict another of this same request, and ask every limit.
   boost::container::small_vector<limit_state*, 4> states;
+  boost::container::small_vector<refusal, 4> kinds;
   for (std::size_t i = 0; i < limits.size(); ++i) {
     limit_state* s = table_.find_or_insert(keys[i], now);
     if (s == nullptr) {
@@ -126,12 +129,16 @@ decision limiter::acquire(const config::route& route, std::span<const limit_key>
     const auto& l = limits[i];
     verdict v;
     if (l.rate) v = rate_verdict(l, *s, now);
+    refusal kind = refusal::none;
     if (l.max_in_flight > 0) {
       const verdict f = in_flight_verdict(l, s->in_flight_ - 1);
+      if (!f.allowed && (!l.rate || v.allowed || f.retry_after_ns >= v.retry_after_ns))
+        kind = refusal::in_flight;
       v = l.rate ? combine(v, f) : f;
-      if (!f.allowed && d.refused == refusal::none) d.refused = refusal::in_flight;
     }
-    if (!v.allowed && d.refused == refusal::none) d.refused = refusal::rate;
+    if (!v.allowed && kind == refusal::none) kind = refusal::rate;
+    if (kind != refusal::none) d.refused = kind;
+    kinds.push_back(kind);
     d.verdicts.push_back(v);
   }
 
@@ -142,7 +149,7 @@ decision limiter::acquire(const config::route& route, std::span<const limit_key>
     if (d.allowed() && l.rate) rate_consume(l, s, now);
     if (!d.allowed() || l.max_in_flight == 0) --s.in_flight_;
   }
-  pick_limiting(d);
+  pick_limiting(d, kinds);
   return d;
 }
 
@@ -162,21 +169,26 @@ decision limiter::peek(const config::route& route, std::span<const limit_key> ke
   if (limits.empty()) return d;
   shard_locks locks(table_, keys);
   const limit_state empty;
+  boost::container::small_vector<refusal, 4> kinds;
   for (std::size_t i = 0; i < limits.size(); ++i) {
     const limit_state* s = table_.find(keys[i]);
     if (s == nullptr) s = &empty;
     const auto& l = limits[i];
     verdict v;
     if (l.rate) v = rate_peek(l, *s, now);
+    refusal kind = refusal::none;
     if (l.max_in_flight > 0) {
       const verdict f = in_flight_verdict(l, s->in_flight_);
+      if (!f.allowed && (!l.rate || v.allowed || f.retry_after_ns >= v.retry_after_ns))
+        kind = refusal::in_flight;
       v = l.rate ? combine(v, f) : f;
-      if (!f.allowed && d.refused == refusal::none) d.refused = refusal::in_flight;
     }
-    if (!v.allowed && d.refused == refusal::none) d.refused = refusal::rate;
+    if (!v.allowed && kind == refusal::none) kind = refusal::rate;
+    if (kind != refusal::none) d.refused = kind;
+    kinds.push_back(kind);
     d.verdicts.push_back(v);
   }
-  pick_limiting(d);
+  pick_limiting(d, kinds);
   return d;
 }
 

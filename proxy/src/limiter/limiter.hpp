@@ -25,9 +25,11 @@ enum class refusal {
 
 /// The limiter's answer for one request.
 struct decision {
-  refusal refused = refusal::none;  ///< none means admitted
-  int limit_index = -1;             ///< the route limit that refused (the longest wait), else -1
-  verdict limiting;                 ///< that limit's verdict; for admitted: the tightest one
+  refusal refused = refusal::none;  ///< none means admitted; else why limit_index refused
+  /// Refused: the refusing limit with the longest wait. Admitted: the limit with the least left.
+  /// -1 only when the route has no limits.
+  int limit_index = -1;
+  verdict limiting;                 ///< verdicts[limit_index]
   /// One verdict per route limit, in route order (for RateLimit headers).
   boost::container::small_vector<verdict, 4> verdicts;
 

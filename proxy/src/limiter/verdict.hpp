@@ -13,7 +13,7 @@ struct verdict {
   bool allowed = true;         ///< false: this limit rejects the request
   std::uint64_t quota = 0;     ///< the limit's quota (rate count, burst, or max_in_flight)
   std::uint64_t remaining = 0; ///< admissions left after this one (0 when rejected)
-  time_ns reset_ns = 0;        ///< until the quota is back to full (0 when it already is)
+  time_ns reset_ns = 0;        ///< until `remaining` next grows (the oldest admission leaves the window, or a token returns)
   time_ns retry_after_ns = 0;  ///< rejected only: until a retry can succeed
 };
 

@@ -1,20 +1,17 @@
 #include "net/downstream_session.hpp"
 
+#include <array>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/buffer_body.hpp>
-#include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
 
+#include "net/http_io.hpp"
 #include "net/local_response.hpp"
 #include "net/request_exchange.hpp"
 #include "net/worker.hpp"
 
 namespace sluice::net {
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
 namespace {
@@ -25,9 +22,9 @@ constexpr std::size_t linger_bytes = 256 * 1024;
 }  // namespace
 
 downstream_session::downstream_session(tcp::socket socket, worker& owner)
-    : stream_(std::move(socket)), owner_(owner) {
+    : socket_(std::move(socket)), dl_(socket_), owner_(owner) {
   boost::system::error_code ec;
-  const auto ep = stream_.socket().remote_endpoint(ec);
+  const auto ep = socket_.remote_endpoint(ec);
   if (!ec) {
     const auto addr = ep.address();
     if (addr.is_v4()) {
@@ -48,13 +45,16 @@ downstream_session::~downstream_session() {
 }
 
 void downstream_session::shutdown() {
-  if (idle_) stream_.cancel();
+  if (idle_) {
+    boost::system::error_code ignored;
+    socket_.cancel(ignored);
+  }
 }
 
 void downstream_session::abort() {
   boost::system::error_code ignored;
-  stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-  stream_.cancel();
+  socket_.shutdown(tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
 }
 
 asio::awaitable<void> downstream_session::run() {
@@ -66,20 +66,19 @@ asio::awaitable<void> downstream_session::run() {
     // Between requests the client gets the idle deadline; once a byte arrives, the header one.
     if (buffer_.size() == 0) {
       idle_ = true;
-      stream_.expires_after(cfg.timeouts.idle);
-      auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(read_chunk), nothrow);
+      dl_.expires_after(cfg.timeouts.idle);
+      auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(read_chunk), nothrow);
       idle_ = false;
       if (ec) break;
       buffer_.commit(n);
     }
 
-    http::request_parser<http::buffer_body> parser;
+    request_parser parser;
     parser.header_limit(cfg.caps.max_header_bytes);
     parser.body_limit(cfg.caps.max_body_bytes);
-    stream_.expires_after(cfg.timeouts.header);
-    auto [ec, n] = co_await http::async_read_header(stream_, buffer_, parser, nothrow);
+    const auto ec = co_await read_header(socket_, buffer_, parser, dl_, cfg.timeouts.header);
     if (ec) {
-      co_await reject_unreadable(stream_, ec, cfg);
+      co_await reject_unreadable(socket_, dl_, ec, cfg);
       break;
     }
     request_exchange exchange(*this, std::move(snap), parser);
@@ -93,18 +92,19 @@ asio::awaitable<void> downstream_session::run() {
 // client still sends, briefly and boundedly, before closing (what NGINX calls lingering close).
 asio::awaitable<void> downstream_session::linger_close() {
   boost::system::error_code ec;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-  if (!ec && stream_.socket().is_open()) {
-    stream_.expires_after(linger_time);
+  socket_.shutdown(tcp::socket::shutdown_send, ec);
+  if (!ec && socket_.is_open()) {
+    dl_.expires_after(linger_time);
     std::size_t drained = 0;
-    char sink[4096];
+    std::array<char, 4096> sink;
     while (drained < linger_bytes) {
-      auto [rec, n] = co_await stream_.async_read_some(asio::buffer(sink), nothrow);
+      auto [rec, n] = co_await socket_.async_read_some(asio::buffer(sink), nothrow);
       if (rec) break;
       drained += n;
     }
   }
-  stream_.close();
+  boost::system::error_code ignored;
+  socket_.close(ignored);
 }
 
 }  // namespace sluice::net

@@ -10,9 +10,9 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 
 #include "common/ip_address.hpp"
+#include "net/deadline.hpp"
 
 namespace sluice::net {
 
@@ -39,11 +39,13 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
 
   boost::asio::awaitable<void> linger_close();
 
-  boost::beast::tcp_stream stream_;
+  boost::asio::ip::tcp::socket socket_;
+  deadline dl_;
   boost::beast::flat_buffer buffer_;
   worker& owner_;
   ip_address peer_;
   std::string peer_text_;
+  std::unique_ptr<char[]> body_buffer_;  // streaming buffer for both bodies, made on first use
   bool idle_ = false;  // waiting for the next request: safe to close at shutdown
 };
 

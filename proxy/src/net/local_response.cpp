@@ -2,10 +2,9 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/error.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
 #include <nlohmann/json.hpp>
 
 namespace sluice::net {
@@ -21,22 +20,27 @@ std::string json_error(std::string_view message,
   return j.dump();
 }
 
-asio::awaitable<bool> send_local(beast::tcp_stream& stream, const local_response& r,
-                                 const config::config& cfg) {
-  http::response<http::string_body> res{r.status, r.version};
-  res.set(http::field::content_type, "application/json");
-  res.set(http::field::cache_control, "no-store");
-  for (const auto& [name, value] : r.headers) res.set(name, value);
-  res.body() = r.body;
-  res.keep_alive(r.keep_alive);
-  res.prepare_payload();
-  stream.expires_after(cfg.timeouts.body);
-  auto [ec, n] = co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+asio::awaitable<bool> send_local(asio::ip::tcp::socket& socket, deadline& dl,
+                                 const local_response& r, const config::config& cfg) {
+  std::string out;
+  out.reserve(256 + r.body.size());
+  out.append(r.version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  out.append(std::to_string(static_cast<unsigned>(r.status)));
+  out.push_back(' ');
+  out.append(http::obsolete_reason(r.status));
+  out.append("\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n");
+  for (const auto& [name, value] : r.headers) out.append(name).append(": ").append(value).append("\r\n");
+  out.append("Content-Length: ").append(std::to_string(r.body.size())).append("\r\n");
+  if (r.version == 10 && r.keep_alive) out.append("Connection: keep-alive\r\n");
+  if (r.version != 10 && !r.keep_alive) out.append("Connection: close\r\n");
+  out.append("\r\n").append(r.body);
+  dl.expires_after(cfg.timeouts.body);
+  auto [ec, n] = co_await asio::async_write(socket, asio::buffer(out), asio::as_tuple(asio::use_awaitable));
   co_return !ec;
 }
 
-asio::awaitable<void> reject_unreadable(beast::tcp_stream& stream, boost::system::error_code ec,
-                                        const config::config& cfg) {
+asio::awaitable<void> reject_unreadable(asio::ip::tcp::socket& socket, deadline& dl,
+                                        boost::system::error_code ec, const config::config& cfg) {
   local_response r;
   if (ec == http::error::header_limit) {
     r.status = http::status::request_header_fields_too_large;
@@ -46,8 +50,9 @@ asio::awaitable<void> reject_unreadable(beast::tcp_stream& stream, boost::system
     r.status = http::status::payload_too_large;
     r.body = json_error("request body too large",
                         {{"limit_bytes", std::to_string(cfg.caps.max_body_bytes)}});
-  } else if (ec == beast::error::timeout || ec == http::error::end_of_stream || ec == asio::error::eof ||
-             ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
+  } else if (ec == beast::error::timeout || ec == http::error::end_of_stream ||
+             ec == asio::error::eof || ec == asio::error::connection_reset ||
+             ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor ||
              ec == http::error::partial_message) {
     // The client left, we are stopping, or it was too slow (the deadline closed the socket,
     // as it should against slowloris): nobody to answer.
@@ -56,7 +61,7 @@ asio::awaitable<void> reject_unreadable(beast::tcp_stream& stream, boost::system
     r.status = http::status::bad_request;
     r.body = json_error("malformed request", {{"detail", ec.message()}});
   }
-  co_await send_local(stream, r, cfg);
+  co_await send_local(socket, dl, r, cfg);
 }
 
 }  // namespace sluice::net

@@ -1,16 +1,18 @@
 #pragma once
 // Answers sluice writes itself (errors and rejections), always JSON, always under a deadline.
 
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http/status.hpp>
 
 #include "config/config.hpp"
+#include "net/deadline.hpp"
 
 namespace sluice::net {
 
@@ -24,12 +26,12 @@ struct local_response {
 };
 
 /// Writes `r` to the client under the body deadline; false when the write failed.
-boost::asio::awaitable<bool> send_local(boost::beast::tcp_stream& stream, const local_response& r,
-                                        const config::config& cfg);
+boost::asio::awaitable<bool> send_local(boost::asio::ip::tcp::socket& socket, deadline& dl,
+                                        const local_response& r, const config::config& cfg);
 
 /// The request could not be read (too large, malformed, too slow): say so if the client can
 /// still hear it. Nothing is said to a client that just went away.
-boost::asio::awaitable<void> reject_unreadable(boost::beast::tcp_stream& stream,
+boost::asio::awaitable<void> reject_unreadable(boost::asio::ip::tcp::socket& socket, deadline& dl,
                                                boost::system::error_code ec,
                                                const config::config& cfg);
 

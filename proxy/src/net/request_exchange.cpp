@@ -3,17 +3,16 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/error.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/serializer.hpp>
-#include <boost/beast/http/write.hpp>
 #include <boost/container/small_vector.hpp>
 #include <nlohmann/json.hpp>
 
 #include "common/log.hpp"
 #include "limiter/clock.hpp"
 #include "net/downstream_session.hpp"
+#include "net/http_io.hpp"
 #include "net/rate_limit_headers.hpp"
 #include "net/worker.hpp"
 #include "routing/client_ip.hpp"
@@ -97,8 +96,11 @@ request_exchange::~request_exchange() {
 }
 
 char* request_exchange::body_buffer() {
-  if (!body_buf_) body_buf_ = std::make_unique<char[]>(body_chunk);
-  return body_buf_.get();
+  // One buffer per connection, made on first use and never zero-filled: it is only ever
+  // written before it is read.
+  auto& buf = session_.body_buffer_;
+  if (!buf) buf = std::make_unique_for_overwrite<char[]>(body_chunk);
+  return buf.get();
 }
 
 // Everything the decision needs comes from the request line and headers; no body byte has been
@@ -184,7 +186,7 @@ asio::awaitable<bool> request_exchange::answer(local_response& r) {
   r.keep_alive = r.keep_alive && client_keep_alive_ && parser_.is_done();
   r.headers.emplace_back("X-Request-Id", request_id_);
   status_ = static_cast<unsigned>(r.status);
-  const bool written = co_await send_local(session_.stream_, r, cfg_);
+  const bool written = co_await send_local(session_.socket_, session_.dl_, r, cfg_);
   co_return written && r.keep_alive;
 }
 
@@ -250,25 +252,34 @@ void request_exchange::prepare_upstream_request() {
 
 asio::awaitable<bool> request_exchange::forward() {
   auto& req = parser_.get();
-  auto& client = session_.stream_;
+  auto& client = session_.socket_;
+  auto& client_dl = session_.dl_;
   auto& pool = session_.owner_.pool();
   const auto& up = cfg_.upstream;
+  const auto body_timeout = cfg_.timeouts.body;
 
   // The decision is made; now the client may send its body. Expect is hop-by-hop for us.
   if (beast::iequals(req[http::field::expect], "100-continue")) {
     req.erase(http::field::expect);
     if (!parser_.is_done()) {
-      client.expires_after(cfg_.timeouts.body);
+      client_dl.expires_after(body_timeout);
       auto [ec, n] = co_await asio::async_write(client, asio::buffer(continue_100), nothrow);
       if (ec) co_return false;
     }
   }
   prepare_upstream_request();
+  std::string head;
+  head.reserve(512);
+  append_head(req, head);
   const bool bodyless = parser_.is_done();
+  const body_framing request_framing = bodyless        ? body_framing::none
+                                       : req.chunked() ? body_framing::chunked
+                                                       : body_framing::raw;
+  char* const buf = body_buffer();
   upstream_start_ = std::chrono::steady_clock::now();
 
   std::unique_ptr<upstream_connection> conn;
-  std::optional<http::response_parser<http::buffer_body>> rp;
+  std::optional<body_parser<false>> rp;
   // A pooled connection the upstream closed in the meantime fails on first use; a request
   // without a body is retried once on a fresh connection (nothing was processed).
   for (int attempt = 0;; ++attempt) {
@@ -282,15 +293,15 @@ asio::awaitable<bool> request_exchange::forward() {
     }
     const bool may_retry = conn->reused && bodyless && attempt == 0;
 
-    http::request_serializer<http::buffer_body> sr{req};
+    // Request: the head goes out with the first body piece; then piece by piece.
     bool upstream_failed = false;
+    bool first = true;
+    bool last = bodyless;
     do {
-      if (!parser_.is_done()) {
-        req.body().data = body_buffer();
-        req.body().size = body_chunk;
-        client.expires_after(cfg_.timeouts.body);
-        auto [ec, n] = co_await http::async_read(client, session_.buffer_, parser_, nothrow);
-        if (ec == http::error::need_buffer) ec = {};
+      std::size_t got = 0;
+      if (!bodyless) {
+        auto [ec, n] = co_await read_body_piece(client, session_.buffer_, parser_, buf, body_chunk,
+                                                client_dl, body_timeout);
         if (ec == http::error::body_limit) {
           upstream_end_ = std::chrono::steady_clock::now();
           local_response r;
@@ -306,22 +317,18 @@ asio::awaitable<bool> request_exchange::forward() {
           status_ = 499;  // client went away or stalled mid-body (NGINX's code for it)
           co_return false;
         }
-        req.body().size = body_chunk - req.body().size;
-        req.body().data = body_buffer();
-        req.body().more = !parser_.is_done();
-      } else {
-        req.body().data = nullptr;
-        req.body().size = 0;
-        req.body().more = false;
+        got = n;
+        last = parser_.is_done();
       }
-      conn->stream.expires_after(cfg_.timeouts.body);
-      auto [ec, n] = co_await http::async_write(conn->stream, sr, nothrow);
-      if (ec == http::error::need_buffer) ec = {};
+      const auto ec = co_await write_piece(conn->socket, conn->dl, body_timeout,
+                                           first ? std::string_view(head) : std::string_view{},
+                                           request_framing, buf, got, last);
+      first = false;
       if (ec) {
         upstream_failed = true;
         break;
       }
-    } while (!parser_.is_done() || !sr.is_done());
+    } while (!last);
 
     if (!upstream_failed) {
       // Interim 1xx answers (other than 101) are not the response: read past them.
@@ -329,8 +336,8 @@ asio::awaitable<bool> request_exchange::forward() {
         rp.emplace();
         rp->body_limit(boost::none);
         if (is_head_) rp->skip(true);
-        conn->stream.expires_after(up.response_timeout);
-        auto [ec, n] = co_await http::async_read_header(conn->stream, conn->buffer, *rp, nothrow);
+        const auto ec = co_await read_header(conn->socket, conn->buffer, *rp, conn->dl,
+                                             up.response_timeout);
         if (ec == beast::error::timeout) {
           upstream_end_ = std::chrono::steady_clock::now();
           co_return co_await respond_error(http::status::gateway_timeout, "upstream timeout");
@@ -351,65 +358,67 @@ asio::awaitable<bool> request_exchange::forward() {
     }
   }
 
-  // Relay the response: headers adjusted, body streamed through the same fixed buffer.
+  // Relay the response: head adjusted, body streamed through the same fixed buffer.
   auto& res = rp->get();
   const bool upstream_keep_alive = res.keep_alive();
   strip_hop_by_hop(res);
   bool keep_alive = client_keep_alive_ && !session_.owner_.stopping();
-  if (version_ < 11 && res.chunked()) {
-    // HTTP/1.0 has no chunked coding: send the body raw and end it by closing.
-    res.chunked(false);
-    keep_alive = false;
+  status_ = res.result_int();
+  const bool header_only = is_head_ || status_ == 204 || status_ == 304;
+  body_framing framing = body_framing::raw;
+  if (header_only) {
+    framing = body_framing::none;
+  } else if (res.chunked()) {
+    if (version_ < 11) {
+      // HTTP/1.0 has no chunked coding: send the body raw and end it by closing.
+      res.chunked(false);
+      keep_alive = false;
+    } else {
+      framing = body_framing::chunked;
+    }
+  } else if (!res.has_content_length()) {
+    keep_alive = false;  // the body ends when the upstream closes; so must ours
   }
   res.version(version_);
   res.keep_alive(keep_alive);
   add_rate_limit_fields(res);
   res.set("X-Request-Id", request_id_);
-  status_ = res.result_int();
+  head.clear();
+  append_head(res, head);
 
-  http::response_serializer<http::buffer_body> rs{res};
-  const bool header_only = is_head_ || status_ == 204 || status_ == 304;
-  if (header_only) {
-    res.body().data = nullptr;
-    res.body().size = 0;
-    res.body().more = false;
-    client.expires_after(cfg_.timeouts.body);
-    auto [ec, n] = co_await http::async_write_header(client, rs, nothrow);
-    upstream_end_ = std::chrono::steady_clock::now();
-    if (upstream_keep_alive && rp->is_done()) pool.release(std::move(conn), up);
-    co_return !ec && keep_alive;
-  }
+  bool first = true;
+  bool last = header_only;
   do {
-    if (!rp->is_done()) {
-      res.body().data = body_buffer();
-      res.body().size = body_chunk;
-      conn->stream.expires_after(up.response_timeout);
-      auto [ec, n] = co_await http::async_read(conn->stream, conn->buffer, *rp, nothrow);
-      if (ec == http::error::need_buffer) ec = {};
+    std::size_t got = 0;
+    if (!header_only) {
+      auto [ec, n] = co_await read_body_piece(conn->socket, conn->buffer, *rp, buf, body_chunk,
+                                              conn->dl, up.response_timeout);
       if (ec) {
-        // Headers are out already: the only honest signal left is to cut the connection.
-        log_event(log_level::warn, "upstream failed mid-response (" + ec.message() + "), request " + request_id_);
         upstream_end_ = std::chrono::steady_clock::now();
+        if (first) {
+          co_return co_await respond_error(ec == beast::error::timeout ? http::status::gateway_timeout
+                                                                       : http::status::bad_gateway,
+                                           "upstream failed mid-response");
+        }
+        // Headers are out already: the only honest signal left is to cut the connection.
+        log_event(log_level::warn, "upstream failed mid-response (" + ec.message() +
+                                       "), request " + request_id_);
         co_return false;
       }
-      res.body().size = body_chunk - res.body().size;
-      res.body().data = body_buffer();
-      res.body().more = !rp->is_done();
-    } else {
-      res.body().data = nullptr;
-      res.body().size = 0;
-      res.body().more = false;
+      got = n;
+      last = rp->is_done();
     }
-    client.expires_after(cfg_.timeouts.body);
-    auto [ec, n] = co_await http::async_write(client, rs, nothrow);
-    if (ec == http::error::need_buffer) ec = {};
+    const auto ec = co_await write_piece(client, client_dl, body_timeout,
+                                         first ? std::string_view(head) : std::string_view{},
+                                         framing, buf, got, last);
+    first = false;
     if (ec) {
       upstream_end_ = std::chrono::steady_clock::now();
       co_return false;  // client gone; the upstream connection is dropped with the half-read body
     }
-  } while (!rp->is_done() || !rs.is_done());
+  } while (!last);
   upstream_end_ = std::chrono::steady_clock::now();
-  if (upstream_keep_alive) pool.release(std::move(conn), up);
+  if (upstream_keep_alive && rp->is_done()) pool.release(std::move(conn), up);
   co_return keep_alive;
 }
 

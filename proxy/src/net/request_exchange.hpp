@@ -9,8 +9,7 @@
 #include <string_view>
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/beast/http/buffer_body.hpp>
-#include <boost/beast/http/parser.hpp>
+#include "net/http_io.hpp"
 
 #include "limiter/limiter.hpp"
 #include "net/local_response.hpp"
@@ -23,7 +22,7 @@ namespace sluice::net {
 class downstream_session;
 
 /// The request parser type: headers first, then the body in buffer-sized pieces.
-using request_parser = boost::beast::http::request_parser<boost::beast::http::buffer_body>;
+using request_parser = body_parser<true>;
 
 /// Handles one request whose headers have been read.
 class request_exchange {
@@ -74,7 +73,6 @@ class request_exchange {
   bool decided_ = false;  // the limiter was asked (RateLimit fields apply)
   routing::key_list keys_;
   bool holds_in_flight_ = false;
-  std::unique_ptr<char[]> body_buf_;
 };
 
 }  // namespace sluice::net

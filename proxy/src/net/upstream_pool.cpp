@@ -16,7 +16,7 @@ bool upstream_pool::still_open(upstream_connection& conn) {
   // A peek that would block means open and quiet. 0 bytes means the upstream closed it; any
   // data means it sent something unasked (an error page before closing): not reusable either.
   char byte;
-  const auto fd = conn.stream.socket().native_handle();
+  const auto fd = conn.socket.native_handle();
   const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && conn.buffer.size() == 0;
 }
@@ -37,7 +37,7 @@ asio::awaitable<std::unique_ptr<upstream_connection>> upstream_pool::acquire(
       co_return conn;
     }
     boost::system::error_code ignored;
-    conn->stream.socket().close(ignored);
+    conn->socket.close(ignored);
   }
 
   if (endpoints_.empty()) {
@@ -56,14 +56,16 @@ asio::awaitable<std::unique_ptr<upstream_connection>> upstream_pool::acquire(
   }
 
   auto conn = std::make_unique<upstream_connection>(ex_);
-  conn->stream.expires_after(settings.connect_timeout);
-  auto [ec, ep] = co_await conn->stream.async_connect(endpoints_, asio::as_tuple(asio::use_awaitable));
+  conn->dl.expires_after(settings.connect_timeout);
+  auto [ec, ep] =
+      co_await asio::async_connect(conn->socket, endpoints_, asio::as_tuple(asio::use_awaitable));
   if (ec) {
-    failure = ec == boost::beast::error::timeout ? connect_failure::timeout : connect_failure::refused;
+    failure = conn->dl.expired() ? connect_failure::timeout : connect_failure::refused;
     endpoints_.clear();  // resolve again next time: the name may point elsewhere now
     co_return nullptr;
   }
-  conn->stream.socket().set_option(tcp::no_delay(true));
+  boost::system::error_code ignored;
+  conn->socket.set_option(tcp::no_delay(true), ignored);
   co_return conn;
 }
 
@@ -71,14 +73,14 @@ void upstream_pool::release(std::unique_ptr<upstream_connection> conn,
                             const config::upstream_settings& settings) {
   if (idle_.size() >= settings.pool_max_idle || !(settings.address == resolved_for_)) return;
   conn->idle_since = std::chrono::steady_clock::now();
-  conn->stream.expires_never();
+  conn->dl.expires_never();
   idle_.push_back(std::move(conn));
 }
 
 void upstream_pool::close_all() {
   for (auto& conn : idle_) {
     boost::system::error_code ignored;
-    conn->stream.socket().close(ignored);
+    conn->socket.close(ignored);
   }
   idle_.clear();
 }

@@ -10,17 +10,18 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 
 #include "config/config.hpp"
+#include "net/deadline.hpp"
 
 namespace sluice::net {
 
-/// One connection to the upstream with its read buffer.
+/// One connection to the upstream with its read buffer and deadline.
 struct upstream_connection {
   /// A connection not yet connected, on `ex`.
-  explicit upstream_connection(const boost::asio::any_io_executor& ex) : stream(ex) {}
-  boost::beast::tcp_stream stream;
+  explicit upstream_connection(const boost::asio::any_io_executor& ex) : socket(ex), dl(socket) {}
+  boost::asio::ip::tcp::socket socket;
+  deadline dl;
   boost::beast::flat_buffer buffer;
   bool reused = false;  ///< came from the pool: may turn out closed by the upstream
   std::chrono::steady_clock::time_point idle_since{};

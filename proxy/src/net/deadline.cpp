@@ -1,0 +1,60 @@
+#include "net/deadline.hpp"
+
+namespace sluice::net {
+
+using clock = std::chrono::steady_clock;
+
+struct deadline::state : std::enable_shared_from_this<state> {
+  explicit state(boost::asio::ip::tcp::socket& s) : socket(&s), timer(s.get_executor()) {}
+
+  void arm() {
+    armed = true;
+    const unsigned gen = ++generation;
+    timer.expires_at(at);
+    timer.async_wait([self = shared_from_this(), gen](boost::system::error_code ec) {
+      if (gen != self->generation) return;  // a cancelled wait: a newer one is armed
+      self->armed = false;
+      if (ec || self->socket == nullptr || self->at == clock::time_point::max()) return;
+      if (clock::now() >= self->at) {
+        self->fired = true;
+        boost::system::error_code ignored;
+        self->socket->close(ignored);
+      } else {
+        self->arm();  // the deadline moved while we slept
+      }
+    });
+  }
+
+  boost::asio::ip::tcp::socket* socket;  // null once the owner is gone
+  boost::asio::steady_timer timer;
+  clock::time_point at = clock::time_point::max();
+  bool armed = false;
+  bool fired = false;
+  unsigned generation = 0;
+};
+
+deadline::deadline(boost::asio::ip::tcp::socket& socket)
+    : state_(std::make_shared<state>(socket)) {}
+
+deadline::~deadline() {
+  state_->socket = nullptr;
+  state_->timer.cancel();
+}
+
+void deadline::expires_after(clock::duration d) {
+  state_->fired = false;
+  state_->at = clock::now() + d;
+  // A later deadline needs no timer work: the pending wait fires early and re-arms. Only an
+  // earlier one (rare: a shorter timeout after a longer) moves the timer.
+  if (!state_->armed) {
+    state_->arm();
+  } else if (state_->timer.expiry() > state_->at) {
+    state_->arm();  // expires_at cancels the pending wait; its handler sees a stale generation
+  }
+}
+
+void deadline::expires_never() { state_->at = clock::time_point::max(); }
+
+bool deadline::expired() const { return state_->fired; }
+
+}  // namespace sluice::net

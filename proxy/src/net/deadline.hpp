@@ -1,0 +1,36 @@
+#pragma once
+// A per-connection deadline that costs nothing per I/O operation. Setting it stores a time;
+// one timer wakes at most once per timeout period, re-arms itself if the deadline moved on,
+// and closes the socket if it has passed. (Beast's tcp_stream arms and cancels a timer on every
+// operation, which profiling showed to be a large share of a proxied request's cost.)
+
+#include <chrono>
+#include <memory>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+namespace sluice::net {
+
+/// Watches one socket; the socket must outlive the deadline (both usually sit in one object).
+class deadline {
+ public:
+  /// Watches `socket`, using a timer on the socket's executor.
+  explicit deadline(boost::asio::ip::tcp::socket& socket);
+  ~deadline();
+  deadline(const deadline&) = delete;
+  deadline& operator=(const deadline&) = delete;
+
+  /// The socket is closed if the next operations are not done within `d` from now.
+  void expires_after(std::chrono::steady_clock::duration d);
+  /// No deadline (idle pooled connections).
+  void expires_never();
+  /// True once the deadline closed the socket (tells a timeout from other errors).
+  bool expired() const;
+
+ private:
+  struct state;
+  std::shared_ptr<state> state_;
+};
+
+}  // namespace sluice::net

@@ -1,0 +1,161 @@
+#include "net/http_io.hpp"
+
+#include <array>
+#include <charconv>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/http/error.hpp>
+
+namespace sluice::net {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using error_code = boost::system::error_code;
+
+namespace {
+
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t read_size = 16 * 1024;
+
+// The peer closed or the deadline did: say which, in Beast's terms.
+error_code read_failure(error_code ec, deadline& dl, bool got_bytes) {
+  if (dl.expired()) return beast::error::timeout;
+  if (ec == asio::error::eof) return got_bytes ? http::error::partial_message : http::error::end_of_stream;
+  return ec;
+}
+
+}  // namespace
+
+template <bool IsRequest>
+asio::awaitable<error_code> read_header(asio::ip::tcp::socket& socket, beast::flat_buffer& buffer,
+                                        body_parser<IsRequest>& parser, deadline& dl,
+                                        std::chrono::steady_clock::duration timeout) {
+  for (;;) {
+    if (buffer.size() > 0) {
+      error_code ec;
+      const auto n = parser.put(buffer.data(), ec);
+      buffer.consume(n);
+      if (ec == http::error::need_more) ec = {};
+      if (ec) co_return ec;
+      if (parser.is_header_done()) co_return error_code{};
+    }
+    dl.expires_after(timeout);
+    auto [ec, n] = co_await socket.async_read_some(buffer.prepare(read_size), nothrow);
+    if (ec) co_return read_failure(ec, dl, buffer.size() > 0 || parser.got_some());
+    buffer.commit(n);
+  }
+}
+
+template <bool IsRequest>
+asio::awaitable<std::pair<error_code, std::size_t>> read_body_piece(
+    asio::ip::tcp::socket& socket, beast::flat_buffer& buffer, body_parser<IsRequest>& parser,
+    char* buf, std::size_t cap, deadline& dl, std::chrono::steady_clock::duration timeout) {
+  auto& body = parser.get().body();
+  body.data = buf;
+  body.size = cap;
+  for (;;) {
+    if (parser.is_done()) co_return std::pair{error_code{}, cap - body.size};
+    if (buffer.size() > 0) {
+      error_code ec;
+      const auto n = parser.put(buffer.data(), ec);
+      buffer.consume(n);
+      if (ec == http::error::need_buffer || ec == http::error::need_more) ec = {};
+      if (ec) co_return std::pair{ec, std::size_t{0}};
+      const std::size_t got = cap - body.size;
+      if (got > 0 || parser.is_done()) co_return std::pair{error_code{}, got};
+      if (n > 0) continue;  // a chunk header or the like was consumed; the buffer may hold more
+    }
+    dl.expires_after(timeout);
+    auto [ec, n] = co_await socket.async_read_some(buffer.prepare(read_size), nothrow);
+    if (ec == asio::error::eof && !dl.expired()) {
+      // A body delimited by the close ends here; any other body is cut short.
+      error_code eof_ec;
+      parser.put_eof(eof_ec);
+      co_return std::pair{eof_ec, cap - body.size};
+    }
+    if (ec) co_return std::pair{read_failure(ec, dl, true), std::size_t{0}};
+    buffer.commit(n);
+  }
+}
+
+template asio::awaitable<error_code> read_header<true>(asio::ip::tcp::socket&, beast::flat_buffer&,
+                                                       body_parser<true>&, deadline&,
+                                                       std::chrono::steady_clock::duration);
+template asio::awaitable<error_code> read_header<false>(asio::ip::tcp::socket&, beast::flat_buffer&,
+                                                        body_parser<false>&, deadline&,
+                                                        std::chrono::steady_clock::duration);
+template asio::awaitable<std::pair<error_code, std::size_t>> read_body_piece<true>(
+    asio::ip::tcp::socket&, beast::flat_buffer&, body_parser<true>&, char*, std::size_t, deadline&,
+    std::chrono::steady_clock::duration);
+template asio::awaitable<std::pair<error_code, std::size_t>> read_body_piece<false>(
+    asio::ip::tcp::socket&, beast::flat_buffer&, body_parser<false>&, char*, std::size_t, deadline&,
+    std::chrono::steady_clock::duration);
+
+namespace {
+void append_fields(const http::fields& f, std::string& out) {
+  for (const auto& field : f) {
+    out.append(field.name_string());
+    out.append(": ");
+    out.append(field.value());
+    out.append("\r\n");
+  }
+  out.append("\r\n");
+}
+}  // namespace
+
+void append_head(const http::request_header<>& h, std::string& out) {
+  out.append(h.method_string());
+  out.push_back(' ');
+  out.append(h.target());
+  out.append(h.version() == 10 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n");
+  append_fields(h, out);
+}
+
+void append_head(const http::response_header<>& h, std::string& out) {
+  out.append(h.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  char code[8];
+  const auto [end, ec] = std::to_chars(code, code + sizeof code, h.result_int());
+  out.append(code, end);
+  out.push_back(' ');
+  const auto reason = h.reason();
+  out.append(reason.empty() ? http::obsolete_reason(h.result()) : reason);
+  out.append("\r\n");
+  append_fields(h, out);
+}
+
+asio::awaitable<error_code> write_piece(asio::ip::tcp::socket& socket, deadline& dl,
+                                        std::chrono::steady_clock::duration timeout,
+                                        std::string_view head, body_framing framing,
+                                        const char* data, std::size_t size, bool last) {
+  static constexpr std::string_view crlf = "\r\n";
+  static constexpr std::string_view last_chunk = "0\r\n\r\n";
+  char chunk_size[24];
+  std::size_t chunk_len = 0;
+  std::array<asio::const_buffer, 5> bufs;
+  std::size_t count = 0;
+  if (!head.empty()) bufs[count++] = asio::buffer(head);
+  if (framing == body_framing::chunked && size > 0) {
+    const auto [end, ec] = std::to_chars(chunk_size, chunk_size + 20, size, 16);
+    chunk_len = static_cast<std::size_t>(end - chunk_size);
+    chunk_size[chunk_len++] = '\r';
+    chunk_size[chunk_len++] = '\n';
+    bufs[count++] = asio::buffer(chunk_size, chunk_len);
+    bufs[count++] = asio::buffer(data, size);
+    bufs[count++] = asio::buffer(crlf);
+  } else if (framing != body_framing::none && size > 0) {
+    bufs[count++] = asio::buffer(data, size);
+  }
+  if (framing == body_framing::chunked && last) bufs[count++] = asio::buffer(last_chunk);
+  if (count == 0) co_return error_code{};
+  dl.expires_after(timeout);
+  // Unused slots stay empty buffers, which the write skips: no allocation for the sequence.
+  auto [ec, n] = co_await asio::async_write(socket, bufs, nothrow);
+  if (ec && dl.expired()) co_return beast::error::timeout;
+  co_return ec;
+}
+
+}  // namespace sluice::net
