@@ -12,6 +12,10 @@ namespace sluice::net {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
+namespace {
+constexpr auto trust_idle_below = std::chrono::milliseconds(500);
+}  // namespace
+
 bool upstream_pool::still_open(upstream_connection& conn) {
   // A peek that would block means open and quiet. 0 bytes means the upstream closed it; any
   // data means it sent something unasked (an error page before closing): not reusable either.
@@ -32,7 +36,10 @@ asio::awaitable<std::unique_ptr<upstream_connection>> upstream_pool::acquire(
   while (!idle_.empty()) {
     auto conn = std::move(idle_.back());
     idle_.pop_back();
-    if (now - conn->idle_since < settings.pool_idle_timeout && still_open(*conn)) {
+    const auto idle_for = now - conn->idle_since;
+    // The peek costs a syscall; a connection that sat idle only briefly is taken on trust (a
+    // close racing with reuse is retried for requests without a body, see request_exchange).
+    if (idle_for < settings.pool_idle_timeout && (idle_for < trust_idle_below || still_open(*conn))) {
       conn->reused = true;
       co_return conn;
     }
