@@ -1,5 +1,7 @@
 #include "app/server.hpp"
 
+#include <sys/resource.h>
+
 #include <csignal>
 #include <pthread.h>
 
@@ -26,6 +28,26 @@ std::string endpoint_text(const boost::asio::ip::tcp::endpoint& ep) {
   return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
 }
 
+// Each client connection may hold an upstream connection too. The usual soft limit of 1024
+// descriptors would make accept() fail long before max_client_connections; raise it to the hard
+// limit, and say so when even that is too low.
+void raise_descriptor_limit(std::uint32_t max_clients) {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  if (lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &lim);
+    ::getrlimit(RLIMIT_NOFILE, &lim);
+  }
+  const rlim_t wanted = 2 * static_cast<rlim_t>(max_clients) + 256;
+  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < wanted) {
+    log_event(log_level::warn, "open-file limit " + std::to_string(lim.rlim_cur) +
+                                   " is below what caps.max_client_connections=" +
+                                   std::to_string(max_clients) + " may need (" +
+                                   std::to_string(wanted) + "); raise it (ulimit -n)");
+  }
+}
+
 }  // namespace
 
 int run_server(std::shared_ptr<const config::config> cfg) {
@@ -38,6 +60,7 @@ int run_server(std::shared_ptr<const config::config> cfg) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+  raise_descriptor_limit(cfg->caps.max_client_connections);
   std::unique_ptr<net::shared_state> shared;
   std::vector<std::unique_ptr<net::worker>> workers;
   try {

@@ -164,6 +164,15 @@ asio::awaitable<bool> request_exchange::run() {
                                      "both Transfer-Encoding and Content-Length");
   }
 
+  // A reverse proxy opens no tunnels: CONNECT has no path to route or limit.
+  if (req.method() == http::verb::connect) {
+    local_response r;
+    r.status = http::status::method_not_allowed;
+    r.body = json_error("CONNECT is not supported", {{"request_id", request_id_}});
+    outcome_ = outcome::error;
+    co_return co_await answer(r);
+  }
+
   decide();
   if (outcome_ == outcome::limited) co_return co_await respond_limited();
   co_return co_await forward();
