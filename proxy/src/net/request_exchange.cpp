@@ -28,6 +28,8 @@ namespace {
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t body_chunk = 16 * 1024;
 constexpr std::size_t max_request_id = 128;
+// Upstream responses are trusted more than clients, but cookies and CSP make big heads.
+constexpr std::uint32_t upstream_header_limit = 64 * 1024;
 constexpr std::string_view continue_100 = "HTTP/1.1 100 Continue\r\n\r\n";
 
 // Hop-by-hop fields (RFC 9110 7.6.1) that never cross the proxy. Transfer-Encoding is left to
@@ -343,7 +345,8 @@ asio::awaitable<bool> request_exchange::forward() {
       // Interim 1xx answers (other than 101) are not the response: read past them.
       for (;;) {
         rp.emplace();
-        rp->body_limit(boost::none);
+        rp->body_limit(boost::none);  // streamed, so any size
+        rp->header_limit(upstream_header_limit);
         if (is_head_) rp->skip(true);
         const auto ec = co_await read_header(conn->socket, conn->buffer, *rp, conn->dl,
                                              up.response_timeout);
