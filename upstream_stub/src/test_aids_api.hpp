@@ -1,0 +1,30 @@
+// Endpoints that exist only for sluice's tests: headers mirror, streaming echo, download, delay.
+#pragma once
+
+#include "router.hpp"
+
+namespace sluice::stub {
+
+/// Test aids, not part of the seed's API: they let tests see what the proxy forwarded and push
+/// large or slow bodies through it.
+class test_aids_api {
+ public:
+  /// Registers the routes of this API.
+  void add_routes(router& routes);
+
+ private:
+  /// GET /api/headers: the request line and header fields as the stub received them.
+  static net::awaitable<string_response> headers(const buffered_request& req,
+                                                 const request_target& target);
+  /// POST|PUT /api/echo: the body streamed back through a fixed buffer, any size.
+  static net::awaitable<exchange_result> echo(http_exchange& exchange,
+                                              const request_target& target);
+  /// GET /api/stream?bytes=N&chunk=M: N pattern bytes (byte i is i % 251), chunked.
+  static net::awaitable<exchange_result> stream(http_exchange& exchange,
+                                                const request_target& target);
+  /// GET /api/delay?ms=N: answers after N ms.
+  static net::awaitable<string_response> delay(const buffered_request& req,
+                                               const request_target& target);
+};
+
+}  // namespace sluice::stub
