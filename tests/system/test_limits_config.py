@@ -1,0 +1,241 @@
+"""Limit kinds and route matching end to end, and the config checker / loader at the command line.
+
+Windows here are a minute long, so a test's quota never refills while it runs; the token bucket
+is the one place where time matters, and its margins are a quarter of an interval or more.
+"""
+
+import re
+import subprocess
+import threading
+import time
+
+from conftest import connect, get, request, send, sluice_bin, source_dir
+
+ROUTES = """
+routes:
+  - name: everyone
+    path: /api/services
+    limits:
+      - per: route
+        rate: 5/minute
+  - name: keyed
+    path: /api/headers
+    limits:
+      - per: header X-Api-Key
+        rate: 3/minute
+  - name: bucket
+    path: /api/system/ports
+    limits:
+      - per: ip
+        rate: 2/second
+        algorithm: token_bucket
+        burst: 4
+  - name: slow
+    prefix: /api/delay
+    limits:
+      - per: ip
+        max_in_flight: 2
+  - name: files
+    glob: /api/projects/*/files/**
+    limits:
+      - per: ip
+        rate: 2/minute
+  - name: echo-post
+    path: /api/echo
+    methods: [POST]
+    limits:
+      - per: ip
+        rate: 2/minute
+"""
+
+
+def codes(port, path, count, source, method="GET", headers=None, body=None):
+    return [request(port, method, path, source=source, headers=headers, body=body).status
+            for _ in range(count)]
+
+
+def test_per_route_limit_is_shared_by_all_clients(make_sluice):
+    sluice = make_sluice(ROUTES)
+    sources = ["127.0.0.111", "127.0.0.112", "127.0.0.113"]
+    statuses = [get(sluice.port, "/api/services", source=sources[i % 3]).status
+                for i in range(9)]
+    assert statuses == [200] * 5 + [429] * 4
+    # A fresh client finds the route's quota spent too.
+    refused = get(sluice.port, "/api/services", source="127.0.0.114")
+    assert refused.status == 429
+    assert refused.json()["limit"] == "5/minute per route"
+
+
+def test_per_header_limit_keys_by_header_value_and_falls_back_to_ip(make_sluice):
+    sluice = make_sluice(ROUTES)
+    key_a = {"X-Api-Key": "key-a"}
+    key_b = {"x-api-key": "key-b"}  # the name is matched case-insensitively
+    assert codes(sluice.port, "/api/headers", 5, "127.0.0.115", headers=key_a) == [200] * 3 + [429] * 2
+    # The quota follows the key, not the address: key-a is spent from anywhere...
+    assert codes(sluice.port, "/api/headers", 1, "127.0.0.116", headers=key_a) == [429]
+    # ...and key-b has its own, from the same address that spent key-a.
+    assert codes(sluice.port, "/api/headers", 4, "127.0.0.115", headers=key_b) == [200] * 3 + [429]
+    # Without the header (or with it empty) each client address is its own key.
+    assert codes(sluice.port, "/api/headers", 4, "127.0.0.117") == [200] * 3 + [429]
+    assert codes(sluice.port, "/api/headers", 4, "127.0.0.118",
+                 headers={"X-Api-Key": ""}) == [200] * 3 + [429]
+    # A client that used its address quota can still use a key.
+    assert codes(sluice.port, "/api/headers", 1, "127.0.0.117",
+                 headers={"X-Api-Key": "key-c"}) == [200]
+
+
+def test_token_bucket_admits_a_burst_then_one_per_interval(make_sluice):
+    sluice = make_sluice(ROUTES)
+    conn = connect(sluice.port, "127.0.0.119")
+    try:
+        # rate 2/second: one token every 500 ms; the bucket holds 4.
+        burst = [send(conn, "GET", "/api/system/ports").status for _ in range(6)]
+        burst_done = time.monotonic()
+        assert burst == [200] * 4 + [429] * 2
+        refused = send(conn, "GET", "/api/system/ports")
+        assert refused.status == 429
+        assert int(refused.header("Retry-After")) == 1  # < 500 ms, rounded up
+        # 600 ms after the burst one token has come back (not two: that takes 1000 ms).
+        time.sleep(max(0.0, burst_done + 0.6 - time.monotonic()))
+        after_one = [send(conn, "GET", "/api/system/ports").status for _ in range(2)]
+        assert after_one == [200, 429]
+        # Over the next 1.5 s, refill is one per 500 ms: polled every 50 ms, that is 3 (+-1 at
+        # the edges), not a second burst.
+        admitted_at = []
+        end = time.monotonic() + 1.5
+        while time.monotonic() < end:
+            if send(conn, "GET", "/api/system/ports").status == 200:
+                admitted_at.append(time.monotonic())
+            time.sleep(0.05)
+        assert 2 <= len(admitted_at) <= 4, admitted_at
+        gaps = [b - a for a, b in zip(admitted_at, admitted_at[1:])]
+        assert all(gap >= 0.4 for gap in gaps), gaps
+    finally:
+        conn.close()
+
+
+def test_max_in_flight_refuses_at_once_and_frees_slots(make_sluice):
+    sluice = make_sluice(ROUTES)
+    barrier = threading.Barrier(5, timeout=10)
+    results = [None] * 5
+
+    def one(i):
+        barrier.wait()
+        results[i] = get(sluice.port, "/api/delay?ms=1000", source="127.0.0.120", timeout=10)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=15)
+    ok = [r for r in results if r is not None and r.status == 200]
+    refused = [r for r in results if r is not None and r.status == 429]
+    assert len(ok) == 2 and len(refused) == 3, [r and r.status for r in results]
+    assert all(r.elapsed_s >= 0.9 for r in ok)
+    assert all(r.elapsed_s < 0.5 for r in refused), [r.elapsed_s for r in refused]
+    assert refused[0].json()["route"] == "slow"
+    # Another client is not affected by this one's slots.
+    assert get(sluice.port, "/api/delay?ms=10", source="127.0.0.121").status == 200
+    # Both slots are free again once the slow requests finished: two more at once both pass.
+    again = [None, None]
+
+    def later(i):
+        again[i] = get(sluice.port, "/api/delay?ms=200", source="127.0.0.120").status
+
+    threads = [threading.Thread(target=later, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    assert again == [200, 200]
+
+
+def test_glob_route(make_sluice):
+    sluice = make_sluice(ROUTES)
+    # The stub has no such paths (404), which does not matter: the route counts requests.
+    matched = [get(sluice.port, path, source="127.0.0.122") for path in
+               ("/api/projects/7/files/a/b.txt", "/api/projects/8/files/x",
+                "/api/projects/9/files/deep/er/c")]
+    assert [r.status for r in matched] == [404, 404, 429]
+    assert matched[2].json()["route"] == "files"
+    # `*` is one segment: two segments between projects and files do not match the glob, so
+    # the unlimited default route takes them.
+    assert codes(sluice.port, "/api/projects/7/8/files/x", 4, "127.0.0.122") == [404] * 4
+    entries = sluice.wait_access_entries(lambda e: e["path"].startswith("/api/projects/"), 7)
+    # (Workers flush their own log buffers, so lines are not in request order across workers.)
+    routes = {(e["path"], e["route"]) for e in entries}
+    assert routes == {("/api/projects/7/files/a/b.txt", "files"), ("/api/projects/8/files/x", "files"),
+                      ("/api/projects/9/files/deep/er/c", "files"),
+                      ("/api/projects/7/8/files/x", "default")}
+
+
+def test_method_specific_route(make_sluice):
+    sluice = make_sluice(ROUTES)
+    # GET is not on the POST-only route: the default route (no limits) takes it; the stub says 405.
+    assert codes(sluice.port, "/api/echo", 4, "127.0.0.123") == [405] * 4
+    assert codes(sluice.port, "/api/echo", 3, "127.0.0.123", method="POST", body=b"hi",
+                 headers={"Content-Type": "text/plain"}) == [200, 200, 429]
+    # POSTs being spent leaves GETs alone.
+    assert codes(sluice.port, "/api/echo", 1, "127.0.0.123") == [405]
+
+
+# --------------------------------------------------------------------------------------------
+# The config at the command line
+
+BAD_CONFIG = """upstream: {address: 127.0.0.1:9000}
+routes:
+  - name: stats
+    path: /api/system/stats
+    limits:
+      - per: ip
+        rate: 60/minnute
+"""
+BAD_MESSAGE = ('bad.yaml:7:15: routes[0].limits[0].rate: "60/minnute": '
+               'unknown unit (second, minute, hour, day)')
+
+
+def test_check_accepts_the_shipped_config():
+    shipped = source_dir() / "config" / "sluice.yaml"
+    result = subprocess.run([sluice_bin(), "check", str(shipped)], capture_output=True,
+                            text=True, timeout=20)
+    assert result.returncode == 0, result.stderr
+    # Every route of the shipped file is listed, the default last.
+    names = [line.split()[0] for line in result.stdout.splitlines()[1:] if line.strip()]
+    assert names == ["health", "admin", "stats", "ports", "services", "login", "register",
+                     "default"]
+
+
+def test_check_rejects_a_bad_config_with_file_line_col(tmp_path):
+    (tmp_path / "bad.yaml").write_text(BAD_CONFIG)
+    result = subprocess.run([sluice_bin(), "check", "bad.yaml"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=20)
+    assert result.returncode == 1
+    assert BAD_MESSAGE in result.stderr, result.stderr
+    assert re.search(r"^bad\.yaml:\d+:\d+: ", result.stderr, re.M)
+
+
+def test_sluice_refuses_to_start_on_a_bad_config(tmp_path):
+    (tmp_path / "bad.yaml").write_text(BAD_CONFIG)
+    proc = subprocess.Popen([sluice_bin(), "--config", "bad.yaml"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _, stderr = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=5)
+    assert proc.returncode == 1
+    assert BAD_MESSAGE in stderr, stderr
+    assert "listening on" not in stderr
+
+
+# KNOWN BUG (reported, 2025-11 system tests): this fails. server.cpp binds port 0 and reports the
+# real port ("Port 0 means any"), but config/endpoint_parser.cpp refuses port 0 for `listen`
+# ("port must be between 1 and 65535"), so a test or a second instance cannot ask for a free
+# port. conftest.py falls back to a port it picks itself meanwhile (racy). Keep this test.
+def test_listen_port_zero_is_accepted(tmp_path):
+    config = tmp_path / "zero.yaml"
+    config.write_text("listen: 127.0.0.1:0\nupstream: {address: 127.0.0.1:9000}\n")
+    result = subprocess.run([sluice_bin(), "check", str(config)], capture_output=True,
+                            text=True, timeout=20)
+    assert result.returncode == 0, result.stderr
