@@ -229,10 +229,7 @@ def test_sluice_refuses_to_start_on_a_bad_config(tmp_path):
     assert "listening on" not in stderr
 
 
-# KNOWN BUG (reported, 2025-11 system tests): this fails. server.cpp binds port 0 and reports the
-# real port ("Port 0 means any"), but config/endpoint_parser.cpp refuses port 0 for `listen`
-# ("port must be between 1 and 65535"), so a test or a second instance cannot ask for a free
-# port. conftest.py falls back to a port it picks itself meanwhile (racy). Keep this test.
+# A listener on port 0 takes any free port; sluice logs the real one (the tests rely on it).
 def test_listen_port_zero_is_accepted(tmp_path):
     config = tmp_path / "zero.yaml"
     config.write_text("listen: 127.0.0.1:0\nupstream: {address: 127.0.0.1:9000}\n")

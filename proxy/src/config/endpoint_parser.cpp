@@ -71,8 +71,10 @@ std::optional<endpoint> parse_endpoint(std::string_view text, host_rule rule, st
       (ec != std::errc{} && ec != std::errc::result_out_of_range)) {
     return fail("port is not a number");
   }
-  if (ec == std::errc::result_out_of_range || port < 1 || port > 65535) {
-    return fail("port must be between 1 and 65535");
+  // A listener may ask for port 0: the kernel picks a free one and sluice logs which.
+  const unsigned lowest = rule == host_rule::ip_literal ? 0 : 1;
+  if (ec == std::errc::result_out_of_range || port < lowest || port > 65535) {
+    return fail(lowest == 0 ? "port must be between 0 and 65535" : "port must be between 1 and 65535");
   }
 
   const auto address = ip_address::parse(host);

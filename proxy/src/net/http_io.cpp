@@ -34,6 +34,9 @@ template <bool IsRequest>
 asio::awaitable<error_code> read_header(asio::ip::tcp::socket& socket, beast::flat_buffer& buffer,
                                         body_parser<IsRequest>& parser, deadline& dl,
                                         std::chrono::steady_clock::duration timeout) {
+  // One deadline for the whole head, set once: a client that trickles a byte at a time must not
+  // extend it (slowloris), nor an upstream that does the same.
+  dl.expires_after(timeout);
   for (;;) {
     if (buffer.size() > 0) {
       error_code ec;
@@ -43,7 +46,6 @@ asio::awaitable<error_code> read_header(asio::ip::tcp::socket& socket, beast::fl
       if (ec) co_return ec;
       if (parser.is_header_done()) co_return error_code{};
     }
-    dl.expires_after(timeout);
     auto [ec, n] = co_await socket.async_read_some(buffer.prepare(read_size), nothrow);
     if (ec) co_return read_failure(ec, dl, buffer.size() > 0 || parser.got_some());
     buffer.commit(n);

@@ -77,7 +77,7 @@ const bad_fixture bad_fixtures[] = {
     {"bad_listen_host.yaml",
      R"(:1:9: listen: "localhost:8080": host must be an IP address (e.g. 127.0.0.1 or [::1]), not a name)"},
     {"bad_listen_port.yaml",
-     R"(:1:9: listen: "127.0.0.1:70000": port must be between 1 and 65535)"},
+     R"(:1:9: listen: "127.0.0.1:70000": port must be between 0 and 65535)"},
     {"bad_max_in_flight.yaml",
      R"(:6:22: default.limits[0].max_in_flight: must be between 1 and 4294967295, got 0)"},
     {"bad_max_keys.yaml",

@@ -25,6 +25,8 @@ TEST_CASE("parse_endpoint reads IPv4, bracketed IPv6 and host names") {
         endpoint{"backend.internal", 9000});
   CHECK(parse_endpoint("localhost:1", host_rule::ip_or_hostname) == endpoint{"localhost", 1});
   CHECK(parse_endpoint("0.0.0.0:65535", host_rule::ip_literal) == endpoint{"0.0.0.0", 65535});
+  // A listener on port 0 takes any free port (tests rely on it).
+  CHECK(parse_endpoint("127.0.0.1:0", host_rule::ip_literal) == endpoint{"127.0.0.1", 0});
 }
 
 TEST_CASE("parse_endpoint refuses what cannot be connected to or bound") {
@@ -32,8 +34,9 @@ TEST_CASE("parse_endpoint refuses what cannot be connected to or bound") {
   const auto any = host_rule::ip_or_hostname;
   CHECK(endpoint_error("127.0.0.1", ip) == "missing port (expected host:port)");
   CHECK(endpoint_error(":8080", ip) == "missing host (expected host:port)");
-  CHECK(endpoint_error("127.0.0.1:0", ip) == "port must be between 1 and 65535");
-  CHECK(endpoint_error("127.0.0.1:65536", ip) == "port must be between 1 and 65535");
+  CHECK(endpoint_error("127.0.0.1:0", any) == "port must be between 1 and 65535");
+  CHECK(endpoint_error("127.0.0.1:65536", ip) == "port must be between 0 and 65535");
+  CHECK(endpoint_error("127.0.0.1:65536", any) == "port must be between 1 and 65535");
   CHECK(endpoint_error("127.0.0.1:http", ip) == "port is not a number");
   CHECK(endpoint_error("::1:8080", ip) == "an IPv6 address goes in brackets, e.g. \"[::1]:8080\"");
   CHECK(endpoint_error("[::1]", ip) == "missing port (expected [ipv6]:port)");
