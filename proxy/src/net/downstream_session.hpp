@@ -46,6 +46,7 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
   ip_address peer_;
   std::string peer_text_;
   std::unique_ptr<char[]> body_buffer_;  // streaming buffer for both bodies, made on first use
+  std::string head_buffer_;              // heads are built here; its capacity is reused
   bool idle_ = false;  // waiting for the next request: safe to close at shutdown
 };
 

@@ -97,38 +97,6 @@ template asio::awaitable<std::pair<error_code, std::size_t>> read_body_piece<fal
     asio::ip::tcp::socket&, beast::flat_buffer&, body_parser<false>&, char*, std::size_t, deadline&,
     std::chrono::steady_clock::duration);
 
-namespace {
-void append_fields(const http::fields& f, std::string& out) {
-  for (const auto& field : f) {
-    out.append(field.name_string());
-    out.append(": ");
-    out.append(field.value());
-    out.append("\r\n");
-  }
-  out.append("\r\n");
-}
-}  // namespace
-
-void append_head(const http::request_header<>& h, std::string& out) {
-  out.append(h.method_string());
-  out.push_back(' ');
-  out.append(h.target());
-  out.append(h.version() == 10 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n");
-  append_fields(h, out);
-}
-
-void append_head(const http::response_header<>& h, std::string& out) {
-  out.append(h.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
-  char code[8];
-  const auto [end, ec] = std::to_chars(code, code + sizeof code, h.result_int());
-  out.append(code, end);
-  out.push_back(' ');
-  const auto reason = h.reason();
-  out.append(reason.empty() ? http::obsolete_reason(h.result()) : reason);
-  out.append("\r\n");
-  append_fields(h, out);
-}
-
 asio::awaitable<error_code> write_piece(asio::ip::tcp::socket& socket, deadline& dl,
                                         std::chrono::steady_clock::duration timeout,
                                         std::string_view head, body_framing framing,

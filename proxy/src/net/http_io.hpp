@@ -1,8 +1,8 @@
 #pragma once
 // HTTP/1.1 message I/O on a plain socket: Beast's parsers fed directly from the connection's
 // buffer (no composed operation when the bytes are already there, as they usually are for a
-// body behind its headers), heads serialised by hand, bodies framed by hand and written with one
-// gather write per piece. Beast's own read/write algorithms cost several times more per request.
+// body behind its headers), bodies framed by hand and written with one gather write per piece
+// (the heads are built by request_exchange). Beast's own read/write algorithms cost several times more per request.
 
 #include <cstddef>
 #include <string>
@@ -38,11 +38,6 @@ boost::asio::awaitable<std::pair<boost::system::error_code, std::size_t>> read_b
     boost::asio::ip::tcp::socket& socket, boost::beast::flat_buffer& buffer,
     body_parser<IsRequest>& parser, char* buf, std::size_t cap, deadline& dl,
     std::chrono::steady_clock::duration timeout);
-
-/// Appends "METHOD target HTTP/1.1", the fields and the blank line.
-void append_head(const boost::beast::http::request_header<>& h, std::string& out);
-/// Appends "HTTP/1.x code reason", the fields and the blank line.
-void append_head(const boost::beast::http::response_header<>& h, std::string& out);
 
 /// How a body goes on the wire.
 enum class body_framing { none, raw, chunked };

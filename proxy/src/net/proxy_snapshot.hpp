@@ -25,13 +25,18 @@ class proxy_snapshot {
   const routing::route_table& routes() const { return routes_; }
   /// The RateLimit-Policy field value for `r` (empty when it has no rate limit).
   const std::string& policy_header(const config::route& r) const;
+  /// The route's limit names quoted as structured-field strings, by limit index.
+  const std::vector<std::string>& quoted_names(const config::route& r) const;
   /// True when `addr` is in the allowlist.
   bool allowlisted(const ip_address& addr) const;
 
  private:
   std::shared_ptr<const config::config> cfg_;
   routing::route_table routes_;
+  std::size_t index_of(const config::route& r) const;
+
   std::vector<std::string> policy_headers_;  // by route index; default route last
+  std::vector<std::vector<std::string>> quoted_names_;  // same order
 };
 
 }  // namespace sluice::net

@@ -56,13 +56,24 @@ std::string policy_field(const config::route& route) {
   return out;
 }
 
-void append_ratelimit_field(const config::route& route, const limiter::decision& d,
-                            std::string& out) {
+std::vector<std::string> quoted_limit_names(const config::route& route) {
+  std::vector<std::string> out;
+  for (const auto& l : route.limits) {
+    out.emplace_back();
+    append_sf_string(out.back(), l.name);
+  }
+  return out;
+}
+
+void append_ratelimit_field(const config::route& route, const std::vector<std::string>& quoted,
+                            const limiter::decision& d, std::string& out) {
+  bool first = true;
   for (std::size_t i = 0; i < route.limits.size() && i < d.verdicts.size(); ++i) {
     const auto& l = route.limits[i];
     if (!l.rate) continue;
-    if (!out.empty()) out.append(", ");
-    append_sf_string(out, l.name);
+    if (!first) out.append(", ");
+    first = false;
+    out.append(quoted[i]);
     out.append(";r=");
     append_number(out, d.verdicts[i].remaining);
     out.append(";t=");

@@ -32,25 +32,49 @@ constexpr std::size_t max_request_id = 128;
 constexpr std::uint32_t upstream_header_limit = 64 * 1024;
 constexpr std::string_view continue_100 = "HTTP/1.1 100 Continue\r\n\r\n";
 
-// Hop-by-hop fields (RFC 9110 7.6.1) that never cross the proxy. Transfer-Encoding is left to
-// Beast, which re-frames each side itself.
-constexpr std::string_view hop_by_hop[] = {
-    "Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Upgrade",
-    "Proxy-Authorization", "Proxy-Authenticate"};
+// Hop-by-hop fields (RFC 9110 7.6.1) never cross the proxy. Transfer-Encoding is not among
+// them here: each head is framed for its own side below.
+bool is_hop_by_hop(http::field f) {
+  switch (f) {
+    case http::field::connection:
+    case http::field::keep_alive:
+    case http::field::proxy_connection:
+    case http::field::te:
+    case http::field::trailer:
+    case http::field::upgrade:
+    case http::field::proxy_authorization:
+    case http::field::proxy_authenticate:
+      return true;
+    default:
+      return false;
+  }
+}
 
-template <class Fields>
-void strip_hop_by_hop(Fields& f) {
-  // Fields the Connection header names are hop-by-hop too; collect first, erasing invalidates.
-  boost::container::small_vector<std::string, 4> named;
+using name_list = boost::container::small_vector<std::string_view, 4>;
+
+// Fields the Connection header names are hop-by-hop too (never the framing ones: those are
+// ours to set, whatever a peer claims).
+name_list connection_named(const http::fields& f) {
+  name_list named;
   for (auto it = f.find(http::field::connection); it != f.end() && it->name() == http::field::connection; ++it) {
-    for (const auto& token : http::token_list{it->value()}) {
-      if (!beast::iequals(token, "close") && !beast::iequals(token, "keep-alive") &&
-          !beast::iequals(token, "transfer-encoding") && !beast::iequals(token, "content-length"))
-        named.emplace_back(token);
+    for (const auto token : http::token_list{it->value()}) {
+      const std::string_view t(token.data(), token.size());
+      if (!beast::iequals(t, "close") && !beast::iequals(t, "keep-alive") &&
+          !beast::iequals(t, "transfer-encoding") && !beast::iequals(t, "content-length"))
+        named.push_back(t);
     }
   }
-  for (const auto& n : named) f.erase(n);
-  for (const auto name : hop_by_hop) f.erase(name);
+  return named;
+}
+
+bool is_named(const name_list& named, std::string_view name) {
+  for (const auto n : named)
+    if (beast::iequals(n, name)) return true;
+  return false;
+}
+
+void append_field(std::string& out, std::string_view name, std::string_view value) {
+  out.append(name).append(": ").append(value).append("\r\n");
 }
 
 bool valid_request_id(std::string_view id) {
@@ -83,7 +107,7 @@ request_exchange::~request_exchange() {
   access_record r;
   r.client = client_text_.empty() ? std::string_view(session_.peer_text_) : client_text_;
   r.method = parser_.get().method_string();
-  r.path = target_;
+  r.path = parser_.get().target();
   r.route = route_ ? std::string_view(route_->name) : std::string_view("-");
   r.decision = names[static_cast<int>(outcome_)];
   r.request_id = request_id_;
@@ -154,7 +178,6 @@ asio::awaitable<bool> request_exchange::run() {
   version_ = req.version();
   client_keep_alive_ = req.keep_alive() && !session_.owner_.stopping();
   is_head_ = req.method() == http::verb::head;
-  target_ = std::string(req.target());
 
   const auto incoming_id = req["X-Request-Id"];
   request_id_ = valid_request_id(incoming_id) ? std::string(incoming_id)
@@ -180,14 +203,14 @@ asio::awaitable<bool> request_exchange::run() {
   co_return co_await forward();
 }
 
-void request_exchange::add_rate_limit_fields(http::fields& f) const {
+void request_exchange::append_rate_limit_fields(std::string& out) const {
   if (!decided_) return;
   const std::string& policy = snap_->policy_header(*route_);
   if (policy.empty()) return;
-  f.set("RateLimit-Policy", policy);
-  std::string value;
-  append_ratelimit_field(*route_, decision_, value);
-  f.set("RateLimit", value);
+  append_field(out, "RateLimit-Policy", policy);
+  out.append("RateLimit: ");
+  append_ratelimit_field(*route_, snap_->quoted_names(*route_), decision_, out);
+  out.append("\r\n");
 }
 
 asio::awaitable<bool> request_exchange::answer(local_response& r) {
@@ -223,7 +246,7 @@ asio::awaitable<bool> request_exchange::respond_limited() {
   if (!policy.empty()) {
     r.headers.emplace_back("RateLimit-Policy", policy);
     std::string value;
-    append_ratelimit_field(*route_, d, value);
+    append_ratelimit_field(*route_, snap_->quoted_names(*route_), d, value);
     r.headers.emplace_back("RateLimit", value);
   }
   co_return co_await answer(r);
@@ -238,27 +261,84 @@ asio::awaitable<bool> request_exchange::respond_error(http::status status, std::
   co_return co_await answer(r);
 }
 
-void request_exchange::prepare_upstream_request() {
-  auto& req = parser_.get();
-  strip_hop_by_hop(req);
+// The upstream's head, built in one pass over the parsed fields (editing Beast's field map
+// instead costs a tree update and an allocation per field touched, on every request).
+void request_exchange::build_upstream_head(std::string& out) const {
+  const auto& req = parser_.get();
+  const name_list named = connection_named(req);
+  bool peer_trusted = false;
+  for (const auto& c : cfg_.client_ip.trusted_proxies)
+    if (c.contains(session_.peer_)) peer_trusted = true;
+
+  out.append(req.method_string()).push_back(' ');
+  out.append(req.target());
+  out.append(" HTTP/1.1\r\n");
+  bool has_host = false;
+  std::string_view forwarded_proto;
+  boost::container::small_vector<std::string_view, 2> forwarded_for;
+  for (const auto& f : req) {
+    const auto id = f.name();
+    const std::string_view name = f.name_string();
+    if (is_hop_by_hop(id) || id == http::field::expect) continue;
+    if (id == http::field::unknown) {
+      if (beast::iequals(name, "X-Forwarded-For")) {
+        forwarded_for.push_back(f.value());
+        continue;
+      }
+      if (beast::iequals(name, "X-Forwarded-Proto")) {
+        forwarded_proto = f.value();
+        continue;
+      }
+      if (beast::iequals(name, "X-Request-Id")) continue;
+    } else if (id == http::field::forwarded && !peer_trusted) {
+      continue;
+    } else if (id == http::field::host) {
+      has_host = true;
+    }
+    if (!named.empty() && is_named(named, name)) continue;
+    append_field(out, name, f.value());
+  }
   // Only a trusted proxy's forwarding chain is passed on; anyone else's is replaced, so the
   // upstream never sees an address a client made up.
-  const auto& trusted = cfg_.client_ip.trusted_proxies;
-  bool peer_trusted = false;
-  for (const auto& c : trusted)
-    if (c.contains(session_.peer_)) peer_trusted = true;
-  const auto existing = req["X-Forwarded-For"];
-  if (peer_trusted && !existing.empty())
-    req.set("X-Forwarded-For", std::string(existing) + ", " + session_.peer_text_);
-  else
-    req.set("X-Forwarded-For", session_.peer_text_);
-  if (!peer_trusted || req["X-Forwarded-Proto"].empty()) req.set("X-Forwarded-Proto", "http");
-  if (!peer_trusted) req.erase(http::field::forwarded);
-  req.set("X-Request-Id", request_id_);
-  if (req[http::field::host].empty())
-    req.set(http::field::host, cfg_.upstream.address.host + ":" + std::to_string(cfg_.upstream.address.port));
-  req.version(11);
-  req.keep_alive(true);
+  out.append("X-Forwarded-For: ");
+  if (peer_trusted) {
+    for (const auto v : forwarded_for) out.append(v).append(", ");
+  }
+  out.append(session_.peer_text_).append("\r\n");
+  append_field(out, "X-Forwarded-Proto",
+               peer_trusted && !forwarded_proto.empty() ? forwarded_proto : std::string_view("http"));
+  append_field(out, "X-Request-Id", request_id_);
+  if (!has_host) {
+    out.append("Host: ").append(cfg_.upstream.address.host).push_back(':');
+    out.append(std::to_string(cfg_.upstream.address.port)).append("\r\n");
+  }
+  out.append("\r\n");
+}
+
+// The client's head: the upstream's status and fields less hop-by-hop ones, framed for the
+// client's HTTP version, with sluice's own fields added.
+void request_exchange::build_client_head(const http::response_header<>& res, bool keep_alive,
+                                         bool drop_transfer_encoding, std::string& out) const {
+  out.append(version_ == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  out.append(std::to_string(res.result_int())).push_back(' ');
+  const auto reason = res.reason();
+  out.append(reason.empty() ? http::obsolete_reason(res.result()) : reason);
+  out.append("\r\n");
+  const name_list named = connection_named(res);
+  for (const auto& f : res) {
+    const auto id = f.name();
+    if (is_hop_by_hop(id)) continue;
+    if (id == http::field::transfer_encoding && drop_transfer_encoding) continue;
+    const std::string_view name = f.name_string();
+    if (id == http::field::unknown && beast::iequals(name, "X-Request-Id")) continue;
+    if (!named.empty() && is_named(named, name)) continue;
+    append_field(out, name, f.value());
+  }
+  if (version_ == 10 && keep_alive) out.append("Connection: keep-alive\r\n");
+  if (version_ != 10 && !keep_alive) out.append("Connection: close\r\n");
+  append_rate_limit_fields(out);
+  append_field(out, "X-Request-Id", request_id_);
+  out.append("\r\n");
 }
 
 asio::awaitable<bool> request_exchange::forward() {
@@ -271,17 +351,15 @@ asio::awaitable<bool> request_exchange::forward() {
 
   // The decision is made; now the client may send its body. Expect is hop-by-hop for us.
   if (beast::iequals(req[http::field::expect], "100-continue")) {
-    req.erase(http::field::expect);
     if (!parser_.is_done()) {
       client_dl.expires_after(body_timeout);
       auto [ec, n] = co_await asio::async_write(client, asio::buffer(continue_100), nothrow);
       if (ec) co_return false;
     }
   }
-  prepare_upstream_request();
-  std::string head;
-  head.reserve(512);
-  append_head(req, head);
+  std::string& head = session_.head_buffer_;
+  head.clear();
+  build_upstream_head(head);
   const bool bodyless = parser_.is_done();
   const body_framing request_framing = bodyless        ? body_framing::none
                                        : req.chunked() ? body_framing::chunked
@@ -371,19 +449,19 @@ asio::awaitable<bool> request_exchange::forward() {
   }
 
   // Relay the response: head adjusted, body streamed through the same fixed buffer.
-  auto& res = rp->get();
+  const auto& res = rp->get();
   const bool upstream_keep_alive = res.keep_alive();
-  strip_hop_by_hop(res);
   bool keep_alive = client_keep_alive_ && !session_.owner_.stopping();
   status_ = res.result_int();
   const bool header_only = is_head_ || status_ == 204 || status_ == 304;
   body_framing framing = body_framing::raw;
+  bool drop_transfer_encoding = false;
   if (header_only) {
     framing = body_framing::none;
   } else if (res.chunked()) {
     if (version_ < 11) {
       // HTTP/1.0 has no chunked coding: send the body raw and end it by closing.
-      res.chunked(false);
+      drop_transfer_encoding = true;
       keep_alive = false;
     } else {
       framing = body_framing::chunked;
@@ -391,12 +469,8 @@ asio::awaitable<bool> request_exchange::forward() {
   } else if (!res.has_content_length()) {
     keep_alive = false;  // the body ends when the upstream closes; so must ours
   }
-  res.version(version_);
-  res.keep_alive(keep_alive);
-  add_rate_limit_fields(res);
-  res.set("X-Request-Id", request_id_);
   head.clear();
-  append_head(res, head);
+  build_client_head(res, keep_alive, drop_transfer_encoding, head);
 
   bool first = true;
   bool last = header_only;

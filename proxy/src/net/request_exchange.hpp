@@ -46,8 +46,10 @@ class request_exchange {
   boost::asio::awaitable<bool> respond_error(boost::beast::http::status status,
                                              std::string_view message);
   boost::asio::awaitable<bool> answer(local_response& r);
-  void prepare_upstream_request();
-  void add_rate_limit_fields(boost::beast::http::fields& f) const;
+  void build_upstream_head(std::string& out) const;
+  void build_client_head(const boost::beast::http::response_header<>& res, bool keep_alive,
+                         bool drop_transfer_encoding, std::string& out) const;
+  void append_rate_limit_fields(std::string& out) const;
   char* body_buffer();
 
   downstream_session& session_;
@@ -63,7 +65,6 @@ class request_exchange {
   ip_address client_;
   std::string client_text_;
   std::string request_id_;
-  std::string target_;  // kept for the access log: the upstream request may rewrite headers
   unsigned version_ = 11;
   bool client_keep_alive_ = true;
   bool is_head_ = false;
