@@ -13,6 +13,7 @@
 
 #include "common/ip_address.hpp"
 #include "net/deadline.hpp"
+#include "net/header_arena.hpp"
 
 namespace sluice::net {
 
@@ -47,6 +48,7 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
   std::string peer_text_;
   std::unique_ptr<char[]> body_buffer_;  // streaming buffer for both bodies, made on first use
   std::string head_buffer_;              // heads are built here; its capacity is reused
+  header_arena arena_;                   // both parsers' fields; reset per request
   bool idle_ = false;  // waiting for the next request: safe to close at shutdown
 };
 

@@ -16,12 +16,18 @@
 #include <boost/beast/http/parser.hpp>
 
 #include "net/deadline.hpp"
+#include "net/header_arena.hpp"
 
 namespace sluice::net {
 
+/// Header fields whose memory comes from the connection's header_arena.
+using arena_fields = boost::beast::http::basic_fields<arena_allocator<char>>;
+
 /// Parser of a request or response whose body is taken piece by piece into a caller's buffer.
+/// Construct with make_parser_args(arena) so the fields allocate from the arena.
 template <bool IsRequest>
-using body_parser = boost::beast::http::parser<IsRequest, boost::beast::http::buffer_body>;
+using body_parser =
+    boost::beast::http::parser<IsRequest, boost::beast::http::buffer_body, arena_allocator<char>>;
 
 /// Reads until `parser` has the whole header. Errors: Beast's (header_limit, body_limit from a
 /// declared Content-Length, bad_*), end_of_stream when the peer closed before a byte,

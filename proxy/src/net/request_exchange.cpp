@@ -54,7 +54,7 @@ using name_list = boost::container::small_vector<std::string_view, 4>;
 
 // Fields the Connection header names are hop-by-hop too (never the framing ones: those are
 // ours to set, whatever a peer claims).
-name_list connection_named(const http::fields& f) {
+name_list connection_named(const arena_fields& f) {
   name_list named;
   for (auto it = f.find(http::field::connection); it != f.end() && it->name() == http::field::connection; ++it) {
     for (const auto token : http::token_list{it->value()}) {
@@ -317,7 +317,8 @@ void request_exchange::build_upstream_head(std::string& out) const {
 
 // The client's head: the upstream's status and fields less hop-by-hop ones, framed for the
 // client's HTTP version, with sluice's own fields added.
-void request_exchange::build_client_head(const http::response_header<>& res, bool keep_alive,
+void request_exchange::build_client_head(const http::response_header<arena_fields>& res,
+                                         bool keep_alive,
                                          bool drop_transfer_encoding, std::string& out) const {
   out.append(version_ == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
   out.append(std::to_string(res.result_int())).push_back(' ');
@@ -422,7 +423,8 @@ asio::awaitable<bool> request_exchange::forward() {
     if (!upstream_failed) {
       // Interim 1xx answers (other than 101) are not the response: read past them.
       for (;;) {
-        rp.emplace();
+        rp.emplace(std::piecewise_construct, std::make_tuple(),
+                   std::make_tuple(arena_allocator<char>(session_.arena_)));
         rp->body_limit(boost::none);  // streamed, so any size
         rp->header_limit(upstream_header_limit);
         if (is_head_) rp->skip(true);

@@ -35,7 +35,7 @@ worker::worker(shared_state& shared, unsigned index, const tcp::endpoint& listen
       access_log_(shared.access_log()),
       flush_timer_(ctx_),
       drain_timer_(ctx_),
-      rng_(std::random_device{}()) {
+      id_state_((std::uint64_t{std::random_device{}()} << 32) | std::random_device{}()) {
   acceptor_.open(listen.protocol());
   acceptor_.set_option(asio::socket_base::reuse_address(true));
   const int one = 1;
@@ -129,11 +129,16 @@ void worker::remove(downstream_session* s) {
 }
 
 std::string worker::new_request_id() {
+  // splitmix64: ids need to be unique and unguessable enough for log correlation, not secret;
+  // the generator is seeded from random_device per worker.
   static constexpr char hex[] = "0123456789abcdef";
   std::string id(32, '0');
   for (int half = 0; half < 2; ++half) {
-    std::uint64_t v = rng_();
-    for (int i = 0; i < 16; ++i, v >>= 4) id[half * 16 + i] = hex[v & 0xf];
+    std::uint64_t z = (id_state_ += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    for (int i = 0; i < 16; ++i, z >>= 4) id[half * 16 + i] = hex[z & 0xf];
   }
   return id;
 }

@@ -67,7 +67,7 @@ class worker {
   boost::asio::steady_timer flush_timer_;
   boost::asio::steady_timer drain_timer_;
   std::unordered_set<downstream_session*> sessions_;
-  std::mt19937_64 rng_;
+  std::uint64_t id_state_;
   bool stopping_ = false;
   std::thread thread_;
 };
