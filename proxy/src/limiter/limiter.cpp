@@ -61,6 +61,23 @@ verdict combine(const verdict& a, const verdict& b) {
   return a.remaining <= b.remaining ? a : b;
 }
 
+// One limit's answer: its rate verdict (already computed, or none) joined with its in-flight cap
+// given how many others are in flight; records the refusal kind and the verdict in `d`.
+void judge(const config::limit& l, verdict v, std::uint32_t others_in_flight, decision& d,
+           boost::container::small_vector<refusal, 4>& kinds) {
+  refusal kind = refusal::none;
+  if (l.max_in_flight > 0) {
+    const verdict f = in_flight_verdict(l, others_in_flight);
+    if (!f.allowed && (!l.rate || v.allowed || f.retry_after_ns >= v.retry_after_ns))
+      kind = refusal::in_flight;
+    v = l.rate ? combine(v, f) : f;
+  }
+  if (!v.allowed && kind == refusal::none) kind = refusal::rate;
+  if (kind != refusal::none) d.refused = kind;
+  kinds.push_back(kind);
+  d.verdicts.push_back(v);
+}
+
 // Locks the shards of a request's keys in index order, so two requests never deadlock.
 class shard_locks {
  public:
@@ -127,19 +144,7 @@ decision limiter::acquire(const config::route& route, std::span<const limit_key>
     ++s->in_flight_;
     states.push_back(s);
     const auto& l = limits[i];
-    verdict v;
-    if (l.rate) v = rate_verdict(l, *s, now);
-    refusal kind = refusal::none;
-    if (l.max_in_flight > 0) {
-      const verdict f = in_flight_verdict(l, s->in_flight_ - 1);
-      if (!f.allowed && (!l.rate || v.allowed || f.retry_after_ns >= v.retry_after_ns))
-        kind = refusal::in_flight;
-      v = l.rate ? combine(v, f) : f;
-    }
-    if (!v.allowed && kind == refusal::none) kind = refusal::rate;
-    if (kind != refusal::none) d.refused = kind;
-    kinds.push_back(kind);
-    d.verdicts.push_back(v);
+    judge(l, l.rate ? rate_verdict(l, *s, now) : verdict{}, s->in_flight_ - 1, d, kinds);
   }
 
   // Phase 2: all agreed, so consume; in-flight slots stay taken only where capped.
@@ -174,19 +179,7 @@ decision limiter::peek(const config::route& route, std::span<const limit_key> ke
     const limit_state* s = table_.find(keys[i]);
     if (s == nullptr) s = &empty;
     const auto& l = limits[i];
-    verdict v;
-    if (l.rate) v = rate_peek(l, *s, now);
-    refusal kind = refusal::none;
-    if (l.max_in_flight > 0) {
-      const verdict f = in_flight_verdict(l, s->in_flight_);
-      if (!f.allowed && (!l.rate || v.allowed || f.retry_after_ns >= v.retry_after_ns))
-        kind = refusal::in_flight;
-      v = l.rate ? combine(v, f) : f;
-    }
-    if (!v.allowed && kind == refusal::none) kind = refusal::rate;
-    if (kind != refusal::none) d.refused = kind;
-    kinds.push_back(kind);
-    d.verdicts.push_back(v);
+    judge(l, l.rate ? rate_peek(l, *s, now) : verdict{}, s->in_flight_, d, kinds);
   }
   pick_limiting(d, kinds);
   return d;
