@@ -6,7 +6,7 @@ set -euo pipefail
 build_pkgs=(cmake ninja-build g++ ccache pkg-config
   libboost1.81-dev libboost-url1.81-dev libyaml-cpp-dev nlohmann-json3-dev doctest-dev
   prometheus-cpp-dev libhiredis-dev)
-test_pkgs=(python3 python3-pytest python3-websockets python3-aiohttp curl procps)
+test_pkgs=(python3 python3-pytest python3-websockets python3-aiohttp curl procps prometheus)
 bench_pkgs=(wrk nginx-light)
 
 want=("${build_pkgs[@]}")
