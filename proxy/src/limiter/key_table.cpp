@@ -9,8 +9,8 @@ namespace {
 constexpr std::uint32_t npos = UINT32_MAX;
 constexpr unsigned chunk_bits = 8;
 constexpr std::uint32_t chunk_size = 1u << chunk_bits;
-// How far eviction looks from the LRU end for a dead key (or past in-flight ones) before it
-// evicts a live key (or gives up, when all it saw were in flight).
+// How many live keys eviction looks at from the LRU end for a dead one before it evicts the
+// least recently used live key.
 constexpr int max_tail_scan = 64;
 
 struct entry {
@@ -110,18 +110,28 @@ struct key_table::shard {
       if (size < capacity) return true;
     }
     // Between sweeps, look for a dead entry among the least recently used ones first (dead keys
-    // gather there); only if there is none is a live key evicted, skipping pinned ones.
+    // gather there); only if there is none is a live key evicted. In-flight (pinned) entries are
+    // moved to the front as they are met: they are in use, and left at the tail they would hide
+    // the evictable entries behind them.
     std::uint32_t victim = npos;
     int looked = 0;
-    for (std::uint32_t i = lru_tail; i != npos && looked < max_tail_scan; i = at(i).prev, ++looked) {
+    std::uint64_t steps = 0;
+    for (std::uint32_t i = lru_tail; i != npos && looked < max_tail_scan && steps < size; ++steps) {
+      const std::uint32_t towards_head = at(i).prev;
       const limit_state& st = at(i).state;
-      if (!holds_state(st, now)) {
+      if (st.in_flight_ > 0) {
+        unlink(i);
+        push_front(i);
+      } else if (!holds_state(st, now)) {
         victim = i;
         break;
+      } else {
+        if (victim == npos) victim = i;
+        ++looked;
       }
-      if (victim == npos && st.in_flight_ == 0) victim = i;
+      i = towards_head;
     }
-    if (victim == npos) return false;  // the tail is all in flight
+    if (victim == npos) return false;  // every entry is in flight
     if (holds_state(at(victim).state, now))
       evictions.fetch_add(1, std::memory_order_relaxed);
     else

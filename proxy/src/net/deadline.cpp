@@ -53,7 +53,16 @@ void deadline::expires_after(clock::duration d) {
   }
 }
 
-void deadline::expires_never() { state_->at = clock::time_point::max(); }
+void deadline::expires_never() {
+  state_->at = clock::time_point::max();
+  // Nothing to wait for: let go of the timer now, so an idle connection keeps no wait pending
+  // (a pending wait would keep its io_context running at shutdown).
+  if (state_->armed) {
+    ++state_->generation;
+    state_->armed = false;
+    state_->timer.cancel();
+  }
+}
 
 bool deadline::expired() const { return state_->fired; }
 

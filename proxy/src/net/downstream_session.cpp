@@ -55,6 +55,8 @@ void downstream_session::abort() {
   boost::system::error_code ignored;
   socket_.shutdown(tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);
+  // A request waiting on the upstream would otherwise keep the worker alive until it answers.
+  if (upstream_socket_ != nullptr) upstream_socket_->close(ignored);
 }
 
 asio::awaitable<void> downstream_session::run() {

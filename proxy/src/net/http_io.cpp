@@ -20,6 +20,8 @@ namespace {
 
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t read_size = 16 * 1024;
+// Longest chunk-size line or trailer section accepted (they carry no body bytes).
+constexpr std::size_t max_framing_bytes = 16 * 1024;
 
 // The peer closed or the deadline did: say which, in Beast's terms.
 error_code read_failure(error_code ec, deadline& dl, bool got_bytes) {
@@ -70,6 +72,9 @@ asio::awaitable<std::pair<error_code, std::size_t>> read_body_piece(
       const std::size_t got = cap - body.size;
       if (got > 0 || parser.is_done()) co_return std::pair{error_code{}, got};
       if (n > 0) continue;  // a chunk header or the like was consumed; the buffer may hold more
+      // Beast bounds neither a chunk-size line (extensions) nor the trailer section: without
+      // this a peer could grow the buffer for ever without sending a byte of body.
+      if (buffer.size() >= max_framing_bytes) co_return std::pair{error_code{http::error::bad_chunk}, std::size_t{0}};
     }
     dl.expires_after(timeout);
     auto [ec, n] = co_await socket.async_read_some(buffer.prepare(read_size), nothrow);

@@ -56,7 +56,8 @@ using name_list = boost::container::small_vector<std::string_view, 4>;
 // ours to set, whatever a peer claims).
 name_list connection_named(const arena_fields& f) {
   name_list named;
-  for (auto it = f.find(http::field::connection); it != f.end() && it->name() == http::field::connection; ++it) {
+  const auto [begin, end] = f.equal_range(http::field::connection);
+  for (auto it = begin; it != end; ++it) {
     for (const auto token : http::token_list{it->value()}) {
       const std::string_view t(token.data(), token.size());
       if (!beast::iequals(t, "close") && !beast::iequals(t, "keep-alive") &&
@@ -183,10 +184,21 @@ asio::awaitable<bool> request_exchange::run() {
   request_id_ = valid_request_id(incoming_id) ? std::string(incoming_id)
                                               : session_.owner_.new_request_id();
 
-  // A request framed two ways is how smuggling starts: refuse it rather than pick one.
-  if (req.count(http::field::transfer_encoding) && req.count(http::field::content_length)) {
-    co_return co_await respond_error(http::status::bad_request,
-                                     "both Transfer-Encoding and Content-Length");
+  // A request framed two ways is how smuggling starts: refuse it rather than pick one. And the
+  // only transfer coding a request may use here is plain chunked: with anything else Beast
+  // would see no body, and the body would be read as the next request.
+  if (const auto te = req.count(http::field::transfer_encoding); te > 0) {
+    if (req.count(http::field::content_length)) {
+      co_return co_await respond_error(http::status::bad_request,
+                                       "both Transfer-Encoding and Content-Length");
+    }
+    std::string_view value = req[http::field::transfer_encoding];
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    if (te > 1 || !beast::iequals(value, "chunked")) {
+      co_return co_await respond_error(http::status::not_implemented,
+                                       "unsupported Transfer-Encoding (only chunked)");
+    }
   }
 
   // A reverse proxy opens no tunnels: CONNECT has no path to route or limit.
@@ -256,14 +268,15 @@ asio::awaitable<bool> request_exchange::respond_error(http::status status, std::
   if (outcome_ != outcome::exempt) outcome_ = outcome::error;
   local_response r;
   r.status = status;
-  r.keep_alive = status != http::status::bad_request;
+  // After a request sluice could not frame, the rest of the stream cannot be trusted either.
+  r.keep_alive = status != http::status::bad_request && status != http::status::not_implemented;
   r.body = json_error(message, {{"request_id", request_id_}});
   co_return co_await answer(r);
 }
 
 // The upstream's head, built in one pass over the parsed fields (editing Beast's field map
 // instead costs a tree update and an allocation per field touched, on every request).
-void request_exchange::build_upstream_head(std::string& out) const {
+void request_exchange::build_upstream_head(body_framing framing, std::string& out) const {
   const auto& req = parser_.get();
   const name_list named = connection_named(req);
   bool peer_trusted = false;
@@ -279,7 +292,11 @@ void request_exchange::build_upstream_head(std::string& out) const {
   for (const auto& f : req) {
     const auto id = f.name();
     const std::string_view name = f.name_string();
-    if (is_hop_by_hop(id) || id == http::field::expect) continue;
+    // Framing is sluice's to state (below), never copied: a copied Content-Length or
+    // Transfer-Encoding that disagreed with what is sent would be a smuggling vector.
+    if (is_hop_by_hop(id) || id == http::field::expect || id == http::field::content_length ||
+        id == http::field::transfer_encoding)
+      continue;
     if (id == http::field::unknown) {
       if (beast::iequals(name, "X-Forwarded-For")) {
         forwarded_for.push_back(f.value());
@@ -308,6 +325,11 @@ void request_exchange::build_upstream_head(std::string& out) const {
   append_field(out, "X-Forwarded-Proto",
                peer_trusted && !forwarded_proto.empty() ? forwarded_proto : std::string_view("http"));
   append_field(out, "X-Request-Id", request_id_);
+  if (framing == body_framing::chunked) {
+    out.append("Transfer-Encoding: chunked\r\n");
+  } else if (const auto length = parser_.content_length()) {
+    out.append("Content-Length: ").append(std::to_string(*length)).append("\r\n");
+  }
   if (!has_host) {
     out.append("Host: ").append(cfg_.upstream.address.host).push_back(':');
     out.append(std::to_string(cfg_.upstream.address.port)).append("\r\n");
@@ -358,20 +380,59 @@ asio::awaitable<bool> request_exchange::forward() {
       if (ec) co_return false;
     }
   }
-  std::string& head = session_.head_buffer_;
-  head.clear();
-  build_upstream_head(head);
   const bool bodyless = parser_.is_done();
   const body_framing request_framing = bodyless        ? body_framing::none
                                        : req.chunked() ? body_framing::chunked
                                                        : body_framing::raw;
+  std::string& head = session_.head_buffer_;
+  head.clear();
+  build_upstream_head(request_framing, head);
   char* const buf = body_buffer();
+
+  // The first body piece is read before an upstream connection is taken, so a client that
+  // announces a body and sends nothing holds no upstream connection.
+  std::size_t pending = 0;
+  bool last = bodyless;
+  auto read_piece = [&]() -> asio::awaitable<bool> {
+    auto [ec, n] = co_await read_body_piece(client, session_.buffer_, parser_, buf, body_chunk,
+                                            client_dl, body_timeout);
+    if (ec == http::error::body_limit) {
+      upstream_end_ = std::chrono::steady_clock::now();
+      local_response r;
+      r.status = http::status::payload_too_large;
+      r.body = json_error("request body too large",
+                          {{"limit_bytes", std::to_string(cfg_.caps.max_body_bytes)}});
+      outcome_ = outcome::error;
+      co_await answer(r);
+      co_return false;
+    }
+    if (ec) {
+      outcome_ = outcome::error;
+      status_ = 499;  // client went away, stalled or sent a broken body (NGINX's code for it)
+      co_return false;
+    }
+    pending = n;
+    last = parser_.is_done();
+    co_return true;
+  };
+  if (!bodyless && !co_await read_piece()) co_return false;
+  // From here the client waits for us: its deadline applies again when we write to it.
+  client_dl.expires_never();
   upstream_start_ = std::chrono::steady_clock::now();
 
   std::unique_ptr<upstream_connection> conn;
+  // While a connection is in use, the session knows its socket (abort() closes it too); the
+  // guard forgets it on every way out, before `conn` itself goes.
+  struct upstream_watch {
+    downstream_session& session;
+    ~upstream_watch() { session.upstream_socket_ = nullptr; }
+  } watch{session_};
   std::optional<body_parser<false>> rp;
-  // A pooled connection the upstream closed in the meantime fails on first use; a request
-  // without a body is retried once on a fresh connection (nothing was processed).
+  // A pooled connection the upstream closed in the meantime fails on first use. An idempotent
+  // request without a body is retried once on a fresh connection; anything else could run twice.
+  const bool idempotent = req.method() == http::verb::get || req.method() == http::verb::head ||
+                          req.method() == http::verb::options || req.method() == http::verb::put ||
+                          req.method() == http::verb::delete_ || req.method() == http::verb::trace;
   for (int attempt = 0;; ++attempt) {
     connect_failure failure;
     conn = co_await pool.acquire(up, failure);
@@ -381,44 +442,27 @@ asio::awaitable<bool> request_exchange::forward() {
         co_return co_await respond_error(http::status::gateway_timeout, "upstream connect timeout");
       co_return co_await respond_error(http::status::bad_gateway, "upstream unavailable");
     }
-    const bool may_retry = conn->reused && bodyless && attempt == 0;
+    const bool may_retry = conn->reused && bodyless && idempotent && attempt == 0;
+    session_.upstream_socket_ = &conn->socket;  // abort() at the drain deadline closes it too
 
     // Request: the head goes out with the first body piece; then piece by piece.
     bool upstream_failed = false;
     bool first = true;
-    bool last = bodyless;
-    do {
-      std::size_t got = 0;
-      if (!bodyless) {
-        auto [ec, n] = co_await read_body_piece(client, session_.buffer_, parser_, buf, body_chunk,
-                                                client_dl, body_timeout);
-        if (ec == http::error::body_limit) {
-          upstream_end_ = std::chrono::steady_clock::now();
-          local_response r;
-          r.status = http::status::payload_too_large;
-          r.body = json_error("request body too large",
-                              {{"limit_bytes", std::to_string(cfg_.caps.max_body_bytes)}});
-          outcome_ = outcome::error;
-          co_await answer(r);
-          co_return false;  // the upstream got half a body: that connection is dropped too
-        }
-        if (ec) {
-          outcome_ = outcome::error;
-          status_ = 499;  // client went away or stalled mid-body (NGINX's code for it)
-          co_return false;
-        }
-        got = n;
-        last = parser_.is_done();
-      }
+    for (;;) {
       const auto ec = co_await write_piece(conn->socket, conn->dl, body_timeout,
                                            first ? std::string_view(head) : std::string_view{},
-                                           request_framing, buf, got, last);
+                                           request_framing, buf, pending, last);
       first = false;
       if (ec) {
         upstream_failed = true;
         break;
       }
-    } while (!last);
+      if (last) break;
+      if (!co_await read_piece()) {
+        session_.upstream_socket_ = nullptr;
+        co_return false;  // the upstream got half a body: that connection is dropped too
+      }
+    }
 
     if (!upstream_failed) {
       // Interim 1xx answers (other than 101) are not the response: read past them.
@@ -431,6 +475,7 @@ asio::awaitable<bool> request_exchange::forward() {
         const auto ec = co_await read_header(conn->socket, conn->buffer, *rp, conn->dl,
                                              up.response_timeout);
         if (ec == beast::error::timeout) {
+          session_.upstream_socket_ = nullptr;
           upstream_end_ = std::chrono::steady_clock::now();
           co_return co_await respond_error(http::status::gateway_timeout, "upstream timeout");
         }
@@ -444,6 +489,7 @@ asio::awaitable<bool> request_exchange::forward() {
       }
     }
     if (!upstream_failed) break;
+    session_.upstream_socket_ = nullptr;
     if (!may_retry) {
       upstream_end_ = std::chrono::steady_clock::now();
       co_return co_await respond_error(http::status::bad_gateway, "upstream closed the connection");
@@ -452,7 +498,8 @@ asio::awaitable<bool> request_exchange::forward() {
 
   // Relay the response: head adjusted, body streamed through the same fixed buffer.
   const auto& res = rp->get();
-  const bool upstream_keep_alive = res.keep_alive();
+  // The parser's view, not the message's: a body that ends at EOF means no keep-alive either.
+  const bool upstream_keep_alive = rp->keep_alive();
   bool keep_alive = client_keep_alive_ && !session_.owner_.stopping();
   status_ = res.result_int();
   const bool header_only = is_head_ || status_ == 204 || status_ == 304;
@@ -475,7 +522,7 @@ asio::awaitable<bool> request_exchange::forward() {
   build_client_head(res, keep_alive, drop_transfer_encoding, head);
 
   bool first = true;
-  bool last = header_only;
+  last = header_only;
   do {
     std::size_t got = 0;
     if (!header_only) {
@@ -506,7 +553,8 @@ asio::awaitable<bool> request_exchange::forward() {
     }
   } while (!last);
   upstream_end_ = std::chrono::steady_clock::now();
-  if (upstream_keep_alive && rp->is_done()) pool.release(std::move(conn), up);
+  if (upstream_keep_alive && rp->is_done() && !session_.owner_.stopping())
+    pool.release(std::move(conn), up);
   co_return keep_alive;
 }
 

@@ -78,7 +78,11 @@ asio::awaitable<std::unique_ptr<upstream_connection>> upstream_pool::acquire(
 
 void upstream_pool::release(std::unique_ptr<upstream_connection> conn,
                             const config::upstream_settings& settings) {
-  if (idle_.size() >= settings.pool_max_idle || !(settings.address == resolved_for_)) return;
+  // Bytes left over after a complete response (a body sent with a HEAD answer, say) would be
+  // read as the next client's response: such a connection is never reused.
+  if (idle_.size() >= settings.pool_max_idle || !(settings.address == resolved_for_) ||
+      conn->buffer.size() != 0)
+    return;
   conn->idle_since = std::chrono::steady_clock::now();
   conn->dl.expires_never();
   idle_.push_back(std::move(conn));

@@ -8,6 +8,7 @@
 #include <boost/asio/write.hpp>
 
 #include "common/log.hpp"
+#include "net/deadline.hpp"
 #include "net/downstream_session.hpp"
 
 namespace sluice::net {
@@ -83,12 +84,9 @@ asio::awaitable<void> worker::accept_loop() {
 }
 
 asio::awaitable<void> worker::refuse(tcp::socket socket) {
-  asio::steady_timer deadline(ctx_, std::chrono::seconds(1));
-  deadline.async_wait([&socket](boost::system::error_code ec) {
-    if (!ec) socket.close(ec);
-  });
+  deadline dl(socket);
+  dl.expires_after(std::chrono::seconds(1));
   co_await asio::async_write(socket, asio::buffer(over_capacity_response), nothrow);
-  deadline.cancel();
   boost::system::error_code ignored;
   socket.shutdown(tcp::socket::shutdown_send, ignored);
   socket.close(ignored);
