@@ -389,13 +389,14 @@ asio::awaitable<bool> request_exchange::forward() {
   build_upstream_head(request_framing, head);
   char* const buf = body_buffer();
 
-  // The first body piece is read before an upstream connection is taken, so a client that
-  // announces a body and sends nothing holds no upstream connection.
+  // Up to a buffer's worth of body (all of it, for most requests) is read before an upstream
+  // connection is taken: a client that trickles its body holds only its own connection, never
+  // one of the upstream's.
   std::size_t pending = 0;
   bool last = bodyless;
-  auto read_piece = [&]() -> asio::awaitable<bool> {
-    auto [ec, n] = co_await read_body_piece(client, session_.buffer_, parser_, buf, body_chunk,
-                                            client_dl, body_timeout);
+  auto read_piece = [&](std::size_t offset) -> asio::awaitable<bool> {
+    auto [ec, n] = co_await read_body_piece(client, session_.buffer_, parser_, buf + offset,
+                                            body_chunk - offset, client_dl, body_timeout);
     if (ec == http::error::body_limit) {
       upstream_end_ = std::chrono::steady_clock::now();
       local_response r;
@@ -411,11 +412,13 @@ asio::awaitable<bool> request_exchange::forward() {
       status_ = 499;  // client went away, stalled or sent a broken body (NGINX's code for it)
       co_return false;
     }
-    pending = n;
+    pending = offset + n;
     last = parser_.is_done();
     co_return true;
   };
-  if (!bodyless && !co_await read_piece()) co_return false;
+  while (!last && pending < body_chunk) {
+    if (!co_await read_piece(pending)) co_return false;
+  }
   // From here the client waits for us: its deadline applies again when we write to it.
   client_dl.expires_never();
   upstream_start_ = std::chrono::steady_clock::now();
@@ -458,7 +461,7 @@ asio::awaitable<bool> request_exchange::forward() {
         break;
       }
       if (last) break;
-      if (!co_await read_piece()) {
+      if (!co_await read_piece(0)) {
         session_.upstream_socket_ = nullptr;
         co_return false;  // the upstream got half a body: that connection is dropped too
       }
