@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Where sluice's CPU per request goes, with the configs and upstream of bench/run.sh:
+#   1. user space: sluice under callgrind (instructions counted exactly, no perf needed), loaded
+#      by wrk on the throughput route; start-up is not counted (instrumentation is switched on
+#      once sluice answers). Prints Ir per request and the TOP functions, inclusive and self.
+#   2. the kernel: system calls per request of sluice and of NGINX, counted by strace -c -f
+#      attached for a wrk run (strace slows both; the counts, not the times, are the point).
+#
+#   bench/profile.sh [BUILD_DIR]       DURATION=10 (seconds of wrk), TOP=15 (functions listed)
+#
+# Writes bench/results/profile-UTC-TIMESTAMP/ (callgrind.out, wrk.txt, inclusive.txt, self.txt,
+# strace-*.txt). Every process it starts is stopped by its PID on exit.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+build_dir=$(cd "${1:-build}" && pwd)
+sluice_bin=$build_dir/proxy/sluice
+duration=${DURATION:-10}
+top=${TOP:-15}
+python=${PYTHON:-python3}
+for tool in nginx wrk valgrind callgrind_control callgrind_annotate strace taskset curl; do
+  command -v "$tool" >/dev/null || { echo "profile: $tool not found" >&2; exit 1; }
+done
+
+out=$here/results/profile-$(date -u +%Y%m%dT%H%M%SZ)
+mkdir -p "$out"
+work=$(mktemp -d /tmp/sluice-profile.XXXXXX)
+mkdir -p "$work/tmp"
+pids=()
+stop_all() {
+  trap - EXIT INT TERM
+  local pid
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  cp "$work"/*.log "$out"/ 2>/dev/null || true
+  rm -rf "$work"
+}
+trap stop_all EXIT
+trap 'exit 130' INT TERM
+
+read -r upstream_port sluice_port nginx_port < <("$python" - <<'PY'
+import socket
+socks = [socket.socket() for _ in range(3)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in socks))
+PY
+)
+for f in nginx-upstream.conf nginx-proxy.conf sluice.yaml; do
+  sed -e "s/@UPSTREAM_PORT@/$upstream_port/g" -e "s/@SLUICE_PORT@/$sluice_port/g" \
+    -e "s/@NGINX_PORT@/$nginx_port/g" \
+    "$here/$f.in" > "$work/$f"
+done
+
+taskset -c 1 nginx -p "$work" -c "$work/nginx-upstream.conf" -g 'daemon off;' \
+  > "$work/nginx-upstream.log" 2>&1 &
+pids+=($!)
+taskset -c 0 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out/callgrind.out" \
+  "$sluice_bin" --config "$work/sluice.yaml" > "$work/sluice.log" 2>&1 &
+sluice_pid=$!
+pids+=("$sluice_pid")
+
+for _ in $(seq 1 300); do  # valgrind starts slowly: up to 30 s
+  curl -fsS -o /dev/null "http://127.0.0.1:$sluice_port/" 2>/dev/null && break
+  kill -0 "$sluice_pid" 2>/dev/null || { echo "profile: sluice exited" >&2; exit 1; }
+  sleep 0.1
+done
+curl -fsS -o /dev/null "http://127.0.0.1:$sluice_port/"
+
+callgrind_control -i on "$sluice_pid" > /dev/null
+taskset -c 1 wrk -t1 -c50 -d"${duration}s" --latency "http://127.0.0.1:$sluice_port/" > "$out/wrk.txt"
+callgrind_control -i off "$sluice_pid" > /dev/null
+kill -TERM "$sluice_pid"
+wait "$sluice_pid" || true
+unset 'pids[-1]'
+
+requests=$(awk '/requests in/ {print $1}' "$out/wrk.txt")
+callgrind_annotate --inclusive=yes "$out/callgrind.out" > "$out/inclusive.txt"
+callgrind_annotate "$out/callgrind.out" > "$out/self.txt"
+total=$(awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1; exit}' "$out/self.txt")
+echo "requests: $requests   instructions (Ir): $total   Ir per request: $((total / requests))"
+echo
+echo "inclusive, top $top:"
+grep -A"$((top + 2))" -m1 'file:function' "$out/inclusive.txt" | tail -n +3
+echo
+echo "self, top $top:"
+grep -A"$((top + 2))" -m1 'file:function' "$out/self.txt" | tail -n +3
+
+# --- 2. system calls per request --------------------------------------------------------------
+# Waits (at most 10 s) until URL answers.
+wait_ready() {
+  for _ in $(seq 1 100); do
+    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "profile: $1 not ready" >&2
+  exit 1
+}
+taskset -c 0 "$sluice_bin" --config "$work/sluice.yaml" > "$work/sluice-plain.log" 2>&1 &
+sluice_pid=$!
+pids+=("$sluice_pid")
+taskset -c 0 nginx -p "$work" -c "$work/nginx-proxy.conf" -g 'daemon off;' > "$work/nginx.log" 2>&1 &
+nginx_pid=$!
+pids+=("$nginx_pid")
+wait_ready "http://127.0.0.1:$sluice_port/"
+wait_ready "http://127.0.0.1:$nginx_port/"
+for proxy in sluice nginx; do
+  if [ "$proxy" = sluice ]; then pid=$sluice_pid port=$sluice_port; else pid=$nginx_pid port=$nginx_port; fi
+  taskset -c 1 wrk -t1 -c50 -d2s "http://127.0.0.1:$port/" > /dev/null  # warm-up
+  strace -c -f -o "$out/strace-$proxy.txt" -p "$pid" 2> /dev/null &
+  strace_pid=$!
+  pids+=("$strace_pid")
+  sleep 1  # strace -p has no readiness signal; it attaches well within this
+  taskset -c 1 wrk -t1 -c50 -d"${duration}s" "http://127.0.0.1:$port/" > "$out/strace-wrk-$proxy.txt"
+  kill -INT "$strace_pid"
+  wait "$strace_pid" || true
+  unset 'pids[-1]'  # waited for: never signal it (or a process that reused its PID) again
+  n=$(awk '/requests in/ {print $1}' "$out/strace-wrk-$proxy.txt")
+  echo
+  echo "$proxy: system calls per request ($n requests under strace):"
+  awk -v n="$n" '$1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" { printf "  %-16s %6.2f\n", $NF, $4 / n; total += $4 }
+                 END { printf "  %-16s %6.2f\n", "total", total / n }' "$out/strace-$proxy.txt"
+done
+
+echo
+echo "raw: $out"
