@@ -191,27 +191,57 @@ wait_quiet() {
   done
   echo "bench: machine still busy after 30 s; running anyway (see the others' CPU column)" >&2
 }
+# Whether the run just measured was disturbed: others' CPU (machine busy less the proxy, the
+# upstream and our clients) of 10 % of a core or more, or 5 % stolen. Same rule as report.py.
+# Arguments: proxy ticks, upstream ticks, clients' CPU seconds, machine busy and stolen ticks,
+# wall seconds.
+is_disturbed() {
+  awk -v p="$1" -v u="$2" -v c="$3" -v b="$4" -v s="$5" -v w="$6" -v t="$(getconf CLK_TCK)" \
+    'BEGIN { exit !((b - p - u - c * t) / t / w >= 0.10 || s / t / w >= 0.05) }'
+}
+# delta "A1 A2" "B1 B2": B1 - A1 + B2 - A2.
+delta() { echo "$1 $2" | awk '{print $3 - $1 + $4 - $2}'; }
+# A disturbed run is repeated once, ROUNDS repeats at most in the whole session; the table keeps
+# both and marks the repeat with an "r".
+repeats_left=$rounds
+
+# One throughput run of PROXY, recorded as ID; sets `disturbed`.
+throughput_run() {
+  local proxy=$1 id=$2 pid before after t0 t1 up_before up_after machine_before machine_after
+  local wrk_before wrk_cpu
+  echo "bench: throughput $proxy round $id" >&2
+  pid=$(pid_of "$proxy")
+  wait_quiet
+  children_cpu
+  wrk_before=$children_s
+  up_before=$(upstream_ticks)
+  machine_before=$(machine_ticks)
+  before=$(cpu_ticks "$pid")
+  t0=$(now_s)
+  taskset -c "$load_cpu" wrk -t1 -c"$conns" -d"${duration}s" --latency \
+    "http://127.0.0.1:$(port_of "$proxy")/" > "$out/throughput-$proxy-$id.txt"
+  t1=$(now_s)
+  after=$(cpu_ticks "$pid")
+  machine_after=$(machine_ticks)
+  up_after=$(upstream_ticks)
+  children_cpu
+  wrk_cpu=$(elapsed "$wrk_before" "$children_s")
+  echo "$proxy $id $before $after $(elapsed "$t0" "$t1") $up_before $up_after $wrk_cpu" \
+    "$machine_before $machine_after" >> "$out/throughput.tsv"
+  disturbed=0
+  is_disturbed "$(delta "$before" "$after")" $((up_after - up_before)) "$wrk_cpu" \
+    $((${machine_after% *} - ${machine_before% *})) $((${machine_after#* } - ${machine_before#* })) \
+    "$(elapsed "$t0" "$t1")" && disturbed=1
+  return 0
+}
+
 for round in $(seq 1 "$rounds"); do
   for proxy in sluice nginx; do
-    echo "bench: throughput $proxy round $round" >&2
-    pid=$(pid_of $proxy)
-    wait_quiet
-    children_cpu
-    wrk_before=$children_s
-    up_before=$(upstream_ticks)
-    machine_before=$(machine_ticks)
-    before=$(cpu_ticks "$pid")
-    t0=$(now_s)
-    taskset -c "$load_cpu" wrk -t1 -c"$conns" -d"${duration}s" --latency \
-      "http://127.0.0.1:$(port_of $proxy)/" > "$out/throughput-$proxy-$round.txt"
-    t1=$(now_s)
-    after=$(cpu_ticks "$pid")
-    machine_after=$(machine_ticks)
-    up_after=$(upstream_ticks)
-    children_cpu
-    wrk_cpu=$(elapsed "$wrk_before" "$children_s")
-    echo "$proxy $round $before $after $(elapsed "$t0" "$t1") $up_before $up_after $wrk_cpu" \
-      "$machine_before $machine_after" >> "$out/throughput.tsv"
+    throughput_run "$proxy" "$round"
+    if [ "$disturbed" = 1 ] && [ "$repeats_left" -gt 0 ]; then
+      repeats_left=$((repeats_left - 1))
+      throughput_run "$proxy" "${round}r"
+    fi
   done
 done
 
@@ -220,51 +250,69 @@ done
 floods=("sluice-token_bucket sluice /flood-tb" "nginx nginx /flood" "sluice-sliding_window sluice /flood-sw")
 # Besides the proxy's CPU during the flood, the same record of the machine as for throughput,
 # over the whole run (load included), so that a disturbed run shows.
-echo "name core utime_before stime_before utime_after stime_after wall_s span_s" \
+echo "name core attempt utime_before stime_before utime_after stime_after wall_s span_s" \
   "span_utime_before span_stime_before span_utime_after span_stime_after" \
   "upstream_before upstream_after children_cpu_s busy_before steal_before busy_after steal_after" \
   > "$out/flood.tsv"
+
+# One flood run (NAME PROXY PATH) with the proxy's core idle or busy, recorded as ATTEMPT (1, or
+# 1r for a repeat); sets `disturbed`.
+flood_run() {
+  local name=$1 proxy=$2 path=$3 core=$4 attempt=$5 pid load_pid= tag
+  local kids_before up_before machine_before span_before span_t0 before t0 t1 after
+  local span_t1 span_after machine_after up_after kids
+  tag=$name-$core-$attempt
+  echo "bench: flood $name, proxy core $core, attempt $attempt" >&2
+  pid=$(pid_of "$proxy")
+  wait_quiet
+  children_cpu
+  kids_before=$children_s
+  up_before=$(upstream_ticks)
+  machine_before=$(machine_ticks)
+  span_before=$(cpu_ticks "$pid")
+  span_t0=$(now_s)
+  if [ "$core" = busy ]; then
+    # Keep the proxy's core saturated from another address (127.0.0.1) on the throughput
+    # route, for longer than the flood lasts.
+    taskset -c "$load_cpu" wrk -t1 -c"$conns" -d"$((flood_seconds + 3))s" \
+      "http://127.0.0.1:$(port_of "$proxy")/" > "$out/flood-$tag-load.txt" &
+    load_pid=$!
+    pids+=("$load_pid")
+    sleep 1
+  fi
+  before=$(cpu_ticks "$pid")
+  t0=$(now_s)
+  "${rt[@]}" taskset -c "$load_cpu" "$python" "$here/flood.py" --port "$(port_of "$proxy")" \
+    --path "$path" --source 127.0.0.2 --rate "$flood_rate" --duration "$flood_seconds" \
+    --trace "$out/flood-$tag-trace.txt" > "$out/flood-$tag.json"
+  t1=$(now_s)
+  after=$(cpu_ticks "$pid")
+  if [ -n "$load_pid" ]; then wait "$load_pid"; forget "$load_pid"; fi
+  span_t1=$(now_s)
+  span_after=$(cpu_ticks "$pid")
+  machine_after=$(machine_ticks)
+  up_after=$(upstream_ticks)
+  children_cpu
+  kids=$(elapsed "$kids_before" "$children_s")
+  echo "$name $core $attempt $before $after $(elapsed "$t0" "$t1")" \
+    "$(elapsed "$span_t0" "$span_t1") $span_before $span_after $up_before $up_after $kids" \
+    "$machine_before $machine_after" >> "$out/flood.tsv"
+  disturbed=0
+  is_disturbed "$(delta "$span_before" "$span_after")" $((up_after - up_before)) "$kids" \
+    $((${machine_after% *} - ${machine_before% *})) $((${machine_after#* } - ${machine_before#* })) \
+    "$(elapsed "$span_t0" "$span_t1")" && disturbed=1
+  # The next run on this limit must start from an empty window and a full bucket.
+  sleep 1.2
+}
+
 for core in idle busy; do
   for f in "${floods[@]}"; do
     read -r name proxy path <<< "$f"
-    echo "bench: flood $name, proxy core $core" >&2
-    pid=$(pid_of $proxy)
-    wait_quiet
-    children_cpu
-    kids_before=$children_s
-    up_before=$(upstream_ticks)
-    machine_before=$(machine_ticks)
-    span_before=$(cpu_ticks "$pid")
-    span_t0=$(now_s)
-    load_pid=
-    if [ "$core" = busy ]; then
-      # Keep the proxy's core saturated from another address (127.0.0.1) on the throughput
-      # route, for longer than the flood lasts.
-      taskset -c "$load_cpu" wrk -t1 -c"$conns" -d"$((flood_seconds + 3))s" \
-        "http://127.0.0.1:$(port_of $proxy)/" > "$out/flood-$name-$core-load.txt" &
-      load_pid=$!
-      pids+=("$load_pid")
-      sleep 1
+    flood_run "$name" "$proxy" "$path" "$core" 1
+    if [ "$disturbed" = 1 ] && [ "$repeats_left" -gt 0 ]; then
+      repeats_left=$((repeats_left - 1))
+      flood_run "$name" "$proxy" "$path" "$core" 1r
     fi
-    before=$(cpu_ticks "$pid")
-    t0=$(now_s)
-    "${rt[@]}" taskset -c "$load_cpu" "$python" "$here/flood.py" --port "$(port_of $proxy)" \
-      --path "$path" --source 127.0.0.2 --rate "$flood_rate" --duration "$flood_seconds" \
-      --trace "$out/flood-$name-$core-trace.txt" > "$out/flood-$name-$core.json"
-    t1=$(now_s)
-    after=$(cpu_ticks "$pid")
-    if [ -n "$load_pid" ]; then wait "$load_pid"; forget "$load_pid"; fi
-    span_t1=$(now_s)
-    span_after=$(cpu_ticks "$pid")
-    machine_after=$(machine_ticks)
-    up_after=$(upstream_ticks)
-    children_cpu
-    kids=$(elapsed "$kids_before" "$children_s")
-    echo "$name $core $before $after $(elapsed "$t0" "$t1") $(elapsed "$span_t0" "$span_t1")" \
-      "$span_before $span_after $up_before $up_after $kids $machine_before $machine_after" \
-      >> "$out/flood.tsv"
-    # The next run on this limit must start from an empty window and a full bucket.
-    sleep 1.2
   done
 done
 
