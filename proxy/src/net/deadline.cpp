@@ -1,5 +1,7 @@
 #include "net/deadline.hpp"
 
+#include <algorithm>
+
 namespace sluice::net {
 
 using clock = std::chrono::steady_clock;
@@ -10,7 +12,7 @@ struct deadline::state : std::enable_shared_from_this<state> {
   void arm() {
     armed = true;
     const unsigned gen = ++generation;
-    timer.expires_at(at);
+    timer.expires_at(std::min(at, clock::now() + max_sleep));
     timer.async_wait([self = shared_from_this(), gen](boost::system::error_code ec) {
       if (gen != self->generation) return;  // a cancelled wait: a newer one is armed
       self->armed = false;
@@ -31,6 +33,7 @@ struct deadline::state : std::enable_shared_from_this<state> {
   bool armed = false;
   bool fired = false;
   unsigned generation = 0;
+  clock::duration max_sleep = std::chrono::hours(24);
 };
 
 deadline::deadline(boost::asio::ip::tcp::socket& socket)
@@ -53,10 +56,16 @@ void deadline::expires_after(clock::duration d) {
   }
 }
 
+void deadline::max_sleep(clock::duration d) { state_->max_sleep = d; }
+
 void deadline::expires_never() {
+  // Lazy: a pending wait fires once more, finds no deadline and stops. Cancelling here instead
+  // would cost a timer operation on every request that waits on its upstream.
   state_->at = clock::time_point::max();
-  // Nothing to wait for: let go of the timer now, so an idle connection keeps no wait pending
-  // (a pending wait would keep its io_context running at shutdown).
+}
+
+void deadline::cancel() {
+  state_->at = clock::time_point::max();
   if (state_->armed) {
     ++state_->generation;
     state_->armed = false;

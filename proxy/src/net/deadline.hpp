@@ -17,14 +17,22 @@ class deadline {
  public:
   /// Watches `socket`, using a timer on the socket's executor.
   explicit deadline(boost::asio::ip::tcp::socket& socket);
+
+  /// The timer never sleeps longer than `d`. Set it to the shortest timeout this deadline will be
+  /// given: then a new deadline is never earlier than the pending wake-up, and no request ever
+  /// has to re-arm the timer (which costs a timerfd syscall when it is the earliest one).
+  void max_sleep(std::chrono::steady_clock::duration d);
   ~deadline();
   deadline(const deadline&) = delete;
   deadline& operator=(const deadline&) = delete;
 
   /// The socket is closed if the next operations are not done within `d` from now.
   void expires_after(std::chrono::steady_clock::duration d);
-  /// No deadline (idle pooled connections).
+  /// No deadline for now (a client waiting on its upstream); the timer stops at its next wake-up.
   void expires_never();
+  /// No deadline, and the timer let go at once (a connection put in the pool: a pending wait
+  /// would keep the worker's io_context running at shutdown).
+  void cancel();
   /// True once the deadline closed the socket (tells a timeout from other errors).
   bool expired() const;
 

@@ -1,5 +1,6 @@
 #include "net/downstream_session.hpp"
 
+#include <algorithm>
 #include <array>
 
 #include <boost/asio/as_tuple.hpp>
@@ -23,6 +24,8 @@ constexpr std::size_t linger_bytes = 256 * 1024;
 
 downstream_session::downstream_session(tcp::socket socket, worker& owner)
     : socket_(std::move(socket)), dl_(socket_), owner_(owner) {
+  const auto& t = owner_.shared().snapshot()->cfg().timeouts;
+  dl_.max_sleep(std::min({t.header, t.idle, t.body}));
   boost::system::error_code ec;
   const auto ep = socket_.remote_endpoint(ec);
   if (!ec) {

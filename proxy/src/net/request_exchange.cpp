@@ -438,7 +438,7 @@ asio::awaitable<bool> request_exchange::forward() {
                           req.method() == http::verb::delete_ || req.method() == http::verb::trace;
   for (int attempt = 0;; ++attempt) {
     connect_failure failure;
-    conn = co_await pool.acquire(up, failure);
+    conn = co_await pool.acquire(up, body_timeout, failure);
     if (!conn) {
       upstream_end_ = std::chrono::steady_clock::now();
       if (failure == connect_failure::timeout)

@@ -2,6 +2,8 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -12,9 +14,6 @@ namespace sluice::net {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
-namespace {
-constexpr auto trust_idle_below = std::chrono::milliseconds(500);
-}  // namespace
 
 bool upstream_pool::still_open(upstream_connection& conn) {
   // A peek that would block means open and quiet. 0 bytes means the upstream closed it; any
@@ -26,7 +25,8 @@ bool upstream_pool::still_open(upstream_connection& conn) {
 }
 
 asio::awaitable<std::unique_ptr<upstream_connection>> upstream_pool::acquire(
-    const config::upstream_settings& settings, connect_failure& failure) {
+    const config::upstream_settings& settings, config::duration body_timeout,
+    connect_failure& failure) {
   failure = connect_failure::none;
   if (!(settings.address == resolved_for_)) {
     close_all();
@@ -36,10 +36,10 @@ asio::awaitable<std::unique_ptr<upstream_connection>> upstream_pool::acquire(
   while (!idle_.empty()) {
     auto conn = std::move(idle_.back());
     idle_.pop_back();
-    const auto idle_for = now - conn->idle_since;
-    // The peek costs a syscall; a connection that sat idle only briefly is taken on trust (a
-    // close racing with reuse is retried for requests without a body, see request_exchange).
-    if (idle_for < settings.pool_idle_timeout && (idle_for < trust_idle_below || still_open(*conn))) {
+    // Always peek, however briefly it sat: bytes an upstream sent after a complete response (a
+    // body with a HEAD answer, a wrong Content-Length) may arrive just after the connection was
+    // pooled, and would be read as the next client's response.
+    if (now - conn->idle_since < settings.pool_idle_timeout && still_open(*conn)) {
       conn->reused = true;
       co_return conn;
     }
@@ -63,6 +63,7 @@ asio::awaitable<std::unique_ptr<upstream_connection>> upstream_pool::acquire(
   }
 
   auto conn = std::make_unique<upstream_connection>(ex_);
+  conn->dl.max_sleep(std::min({settings.connect_timeout, settings.response_timeout, body_timeout}));
   conn->dl.expires_after(settings.connect_timeout);
   auto [ec, ep] =
       co_await asio::async_connect(conn->socket, endpoints_, asio::as_tuple(asio::use_awaitable));
@@ -84,7 +85,7 @@ void upstream_pool::release(std::unique_ptr<upstream_connection> conn,
       conn->buffer.size() != 0)
     return;
   conn->idle_since = std::chrono::steady_clock::now();
-  conn->dl.expires_never();
+  conn->dl.cancel();
   idle_.push_back(std::move(conn));
 }
 

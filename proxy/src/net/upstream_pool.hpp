@@ -37,8 +37,10 @@ class upstream_pool {
   explicit upstream_pool(boost::asio::any_io_executor ex) : ex_(std::move(ex)) {}
 
   /// An idle connection that is still open, else a new one (connect under connect_timeout).
+  /// `body_timeout` is the longest pause allowed while a body streams (timeouts.client_body).
   boost::asio::awaitable<std::unique_ptr<upstream_connection>> acquire(
-      const config::upstream_settings& settings, connect_failure& failure);
+      const config::upstream_settings& settings, config::duration body_timeout,
+      connect_failure& failure);
   /// Returns a connection whose last response was read completely and allows keep-alive.
   void release(std::unique_ptr<upstream_connection> conn, const config::upstream_settings& settings);
   /// Closes every idle connection (shutdown).
