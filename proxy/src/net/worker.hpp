@@ -60,7 +60,9 @@ class worker {
 
   shared_state& shared_;
   unsigned index_;
-  boost::asio::io_context ctx_{1};
+  // Every socket of a worker is used only by its own thread (other threads only post to the
+  // io_context), so the per-descriptor reactor locks can go; the scheduler keeps its lock.
+  boost::asio::io_context ctx_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   boost::asio::ip::tcp::acceptor acceptor_;
   upstream_pool pool_;
   access_log_buffer access_log_;
