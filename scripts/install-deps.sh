@@ -3,7 +3,7 @@
 # CI has no terminal: no prompts, and `apt-get update` runs once before any install.
 set -euo pipefail
 
-build_pkgs=(cmake ninja-build g++ ccache pkg-config
+build_pkgs=(cmake ninja-build g++ ccache pkg-config curl
   libboost1.81-dev libboost-url1.81-dev libyaml-cpp-dev nlohmann-json3-dev doctest-dev
   prometheus-cpp-dev libhiredis-dev)
 test_pkgs=(python3 python3-pytest python3-websockets python3-aiohttp curl procps prometheus)

@@ -236,3 +236,20 @@ def test_listen_port_zero_is_accepted(tmp_path):
     result = subprocess.run([sluice_bin(), "check", str(config)], capture_output=True,
                             text=True, timeout=20)
     assert result.returncode == 0, result.stderr
+
+
+# The seed's backend ran as 13 stray copies. A second sluice on the same address must fail to
+# bind and say why, not quietly share the port with its own separate limiter.
+def test_second_copy_on_the_same_address_refuses_to_start(make_sluice, stub, tmp_path):
+    first = make_sluice()
+    config = tmp_path / "second.yaml"
+    config.write_text(f"listen: 127.0.0.1:{first.port}\n"
+                      f"upstream: {{address: 127.0.0.1:{stub.port}}}\n"
+                      "access_log: off\n")
+    result = subprocess.run([sluice_bin(), "--config", str(config)], capture_output=True,
+                            text=True, timeout=20)
+    assert result.returncode == 1, result.stderr
+    assert "Address already in use" in result.stderr
+    assert "another sluice" in result.stderr
+    # The first copy still serves.
+    assert get(first.port, "/api/headers").status == 200

@@ -13,6 +13,7 @@
 #include <boost/asio/ip/address.hpp>
 
 #include "common/log.hpp"
+#include "net/listener.hpp"
 #include "net/proxy_snapshot.hpp"
 #include "net/shared_state.hpp"
 #include "net/worker.hpp"
@@ -39,7 +40,10 @@ void raise_descriptor_limit(std::uint32_t max_clients) {
     ::setrlimit(RLIMIT_NOFILE, &lim);
     ::getrlimit(RLIMIT_NOFILE, &lim);
   }
-  const rlim_t wanted = 2 * static_cast<rlim_t>(max_clients) + 256;
+  // Clients alone, plus room for listeners, logs and a few upstream connections: below that
+  // accept() is sure to fail before the cap. (Each busy client may hold an upstream connection
+  // too; docs/configuration.md says so.)
+  const rlim_t wanted = static_cast<rlim_t>(max_clients) + 256;
   if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < wanted) {
     log_event(log_level::warn, "open-file limit " + std::to_string(lim.rlim_cur) +
                                    " is below what caps.max_client_connections=" +
@@ -63,31 +67,43 @@ int run_server(std::shared_ptr<const config::config> cfg) {
   raise_descriptor_limit(cfg->caps.max_client_connections);
   std::unique_ptr<net::shared_state> shared;
   std::vector<std::unique_ptr<net::worker>> workers;
+  std::unique_ptr<net::listener> listener;
   try {
     shared = std::make_unique<net::shared_state>(std::make_shared<net::proxy_snapshot>(cfg));
     const unsigned n = cfg->workers > 0 ? cfg->workers : std::max(1u, std::thread::hardware_concurrency());
-    boost::asio::ip::tcp::endpoint listen(boost::asio::ip::make_address(cfg->listen.host),
-                                          cfg->listen.port);
+    std::vector<net::worker*> handles;
     for (unsigned i = 0; i < n; ++i) {
-      workers.push_back(std::make_unique<net::worker>(*shared, i, listen));
-      // Port 0 means "any": every later worker joins the port the first one got.
-      if (i == 0) listen = workers.front()->local_endpoint();
+      workers.push_back(std::make_unique<net::worker>(*shared, i));
+      handles.push_back(workers.back().get());
     }
-    log_event(log_level::info, "sluice " SLUICE_VERSION " listening on " + endpoint_text(listen) +
+    const boost::asio::ip::tcp::endpoint address(boost::asio::ip::make_address(cfg->listen.host),
+                                                 cfg->listen.port);
+    listener = std::make_unique<net::listener>(address, std::move(handles));
+    log_event(log_level::info, "sluice " SLUICE_VERSION " listening on " +
+                                   endpoint_text(listener->local_endpoint()) +
                                    " workers=" + std::to_string(n) + " upstream=" +
                                    cfg->upstream.address.host + ":" +
                                    std::to_string(cfg->upstream.address.port) + " config=" +
                                    cfg->source);
+  } catch (const boost::system::system_error& e) {
+    log_event(log_level::error, "cannot listen on " + cfg->listen.host + ":" +
+                                    std::to_string(cfg->listen.port) + ": " + e.code().message() +
+                                    (e.code() == boost::asio::error::address_in_use
+                                         ? " (is another sluice already running there?)"
+                                         : ""));
+    return 1;
   } catch (const std::exception& e) {
     log_event(log_level::error, std::string("cannot start: ") + e.what());
     return 1;
   }
+  listener->start();
   for (auto& w : workers) w->start();
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
   log_event(log_level::info, std::string("stopping on ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
                                  ": finishing requests in progress");
+  listener->stop();
   for (auto& w : workers) w->stop(shutdown_drain);
   for (auto& w : workers) w->join();
   log_event(log_level::info, "stopped");

@@ -7,6 +7,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include <unistd.h>
+
 #include "common/log.hpp"
 #include "net/deadline.hpp"
 #include "net/downstream_session.hpp"
@@ -28,27 +30,19 @@ constexpr std::string_view over_capacity_response =
     "{\"error\":\"too many client connections\"}";
 }  // namespace
 
-worker::worker(shared_state& shared, unsigned index, const tcp::endpoint& listen)
+worker::worker(shared_state& shared, unsigned index)
     : shared_(shared),
       index_(index),
-      acceptor_(ctx_),
+      work_(ctx_.get_executor()),
       pool_(ctx_.get_executor()),
       access_log_(shared.access_log()),
       flush_timer_(ctx_),
       drain_timer_(ctx_),
-      id_state_((std::uint64_t{std::random_device{}()} << 32) | std::random_device{}()) {
-  acceptor_.open(listen.protocol());
-  acceptor_.set_option(asio::socket_base::reuse_address(true));
-  const int one = 1;
-  ::setsockopt(acceptor_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-  acceptor_.bind(listen);
-  acceptor_.listen(asio::socket_base::max_listen_connections);
-}
+      id_state_((std::uint64_t{std::random_device{}()} << 32) | std::random_device{}()) {}
 
 worker::~worker() { join(); }
 
 void worker::start() {
-  asio::co_spawn(ctx_, accept_loop(), asio::detached);
   if (access_log_.enabled()) asio::co_spawn(ctx_, flush_loop(), asio::detached);
   thread_ = std::thread([this] {
     ctx_.run();
@@ -60,27 +54,25 @@ void worker::join() {
   if (thread_.joinable()) thread_.join();
 }
 
-asio::awaitable<void> worker::accept_loop() {
-  for (;;) {
-    auto [ec, socket] = co_await acceptor_.async_accept(nothrow);
-    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+void worker::adopt(tcp protocol, tcp::socket::native_handle_type fd) {
+  asio::post(ctx_, [this, protocol, fd] {
+    tcp::socket socket(ctx_);
+    boost::system::error_code ec;
+    socket.assign(protocol, fd, ec);
     if (ec) {
-      // Out of descriptors and the like: log, breathe, keep serving the connections we have.
-      log_event(log_level::warn, "accept failed: " + ec.message());
-      asio::steady_timer pause(ctx_, std::chrono::milliseconds(50));
-      co_await pause.async_wait(nothrow);
-      continue;
+      ::close(fd);
+      return;
     }
+    if (stopping_) return;  // the socket closes as it goes out of scope
     const auto max = shared_.snapshot()->cfg().caps.max_client_connections;
     if (!shared_.try_open_connection(max)) {
       asio::co_spawn(ctx_, refuse(std::move(socket)), asio::detached);
-      continue;
+      return;
     }
-    boost::system::error_code ignored;
-    socket.set_option(tcp::no_delay(true), ignored);
+    socket.set_option(tcp::no_delay(true), ec);
     auto session = std::make_shared<downstream_session>(std::move(socket), *this);
     asio::co_spawn(ctx_, session->run(), asio::detached);
-  }
+  });
 }
 
 asio::awaitable<void> worker::refuse(tcp::socket socket) {
@@ -103,8 +95,7 @@ asio::awaitable<void> worker::flush_loop() {
 void worker::stop(std::chrono::nanoseconds drain) {
   asio::post(ctx_, [this, drain] {
     stopping_ = true;
-    boost::system::error_code ignored;
-    acceptor_.close(ignored);
+    work_.reset();
     flush_timer_.cancel();
     pool_.close_all();
     // Idle connections close now; busy ones close after their response.

@@ -1,7 +1,7 @@
 #pragma once
-// One worker: a thread running its own io_context, with its own acceptor (SO_REUSEPORT spreads
-// connections over the workers in the kernel), upstream pool and access-log buffer. Nothing in
-// here is touched by another thread except through stop(), which posts.
+// One worker: a thread running its own io_context, with the connections the listener hands it,
+// its own upstream pool and access-log buffer. Nothing in here is touched by another thread
+// except through adopt() and stop(), which post.
 
 #include <cstdint>
 #include <memory>
@@ -12,6 +12,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include "net/access_log.hpp"
@@ -25,16 +26,19 @@ class downstream_session;
 /// A worker thread and everything it owns.
 class worker {
  public:
-  /// Binds its acceptor to `listen` (SO_REUSEPORT); throws boost::system::system_error.
-  worker(shared_state& shared, unsigned index, const boost::asio::ip::tcp::endpoint& listen);
+  /// A worker of `shared`; its thread starts with start().
+  worker(shared_state& shared, unsigned index);
   ~worker();
   worker(const worker&) = delete;
   worker& operator=(const worker&) = delete;
 
-  /// The address actually bound (port 0 resolved).
-  boost::asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
-  /// Starts the thread: accept loop, access-log flush timer.
+  /// The worker's io_context (the listener runs its accept loop on worker 0's).
+  boost::asio::io_context& context() { return ctx_; }
+  /// Starts the thread (and the access-log flush timer).
   void start();
+  /// Takes an accepted connection (a raw descriptor, released by the listener's thread) and
+  /// serves it on this worker. Thread-safe.
+  void adopt(boost::asio::ip::tcp protocol, boost::asio::ip::tcp::socket::native_handle_type fd);
   /// Stops accepting, lets requests in progress finish within `drain`, then closes the rest.
   /// Thread-safe. join() waits for the thread.
   void stop(std::chrono::nanoseconds drain);
@@ -54,7 +58,6 @@ class worker {
   bool stopping() const { return stopping_; }
 
  private:
-  boost::asio::awaitable<void> accept_loop();
   boost::asio::awaitable<void> flush_loop();
   boost::asio::awaitable<void> refuse(boost::asio::ip::tcp::socket socket);
 
@@ -63,7 +66,8 @@ class worker {
   // Every socket of a worker is used only by its own thread (other threads only post to the
   // io_context), so the per-descriptor reactor locks can go; the scheduler keeps its lock.
   boost::asio::io_context ctx_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
-  boost::asio::ip::tcp::acceptor acceptor_;
+  // Keeps run() going while the worker has no connection yet; let go at stop().
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   upstream_pool pool_;
   access_log_buffer access_log_;
   boost::asio::steady_timer flush_timer_;
