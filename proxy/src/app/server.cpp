@@ -73,7 +73,7 @@ int run_server(std::shared_ptr<const config::config> cfg) {
     const unsigned n = cfg->workers > 0 ? cfg->workers : std::max(1u, std::thread::hardware_concurrency());
     std::vector<net::worker*> handles;
     for (unsigned i = 0; i < n; ++i) {
-      workers.push_back(std::make_unique<net::worker>(*shared, i));
+      workers.push_back(std::make_unique<net::worker>(*shared));
       handles.push_back(workers.back().get());
     }
     const boost::asio::ip::tcp::endpoint address(boost::asio::ip::make_address(cfg->listen.host),

@@ -140,7 +140,9 @@ void request_exchange::decide() {
 
   client_ = session_.peer_;
   const auto& trusted = cfg_.client_ip.trusted_proxies;
-  if (!trusted.empty()) {
+  // Forwarding headers only matter from a trusted proxy; from anyone else they are not even read.
+  peer_trusted_ = routing::is_trusted_proxy(session_.peer_, trusted);
+  if (peer_trusted_) {
     boost::container::small_vector<std::string_view, 2> xff, fwd;
     for (const auto& f : req) {
       if (beast::iequals(f.name_string(), "X-Forwarded-For")) xff.push_back(f.value());
@@ -279,9 +281,7 @@ asio::awaitable<bool> request_exchange::respond_error(http::status status, std::
 void request_exchange::build_upstream_head(body_framing framing, std::string& out) const {
   const auto& req = parser_.get();
   const name_list named = connection_named(req);
-  bool peer_trusted = false;
-  for (const auto& c : cfg_.client_ip.trusted_proxies)
-    if (c.contains(session_.peer_)) peer_trusted = true;
+  const bool peer_trusted = peer_trusted_;
 
   out.append(req.method_string()).push_back(' ');
   out.append(req.target());

@@ -68,6 +68,7 @@ class request_exchange {
   unsigned version_ = 11;
   bool client_keep_alive_ = true;
   bool is_head_ = false;
+  bool peer_trusted_ = false;  // the socket peer is in client_ip.trusted_proxies
   outcome outcome_ = outcome::error;
   unsigned status_ = 0;
   limiter::decision decision_;

@@ -42,8 +42,6 @@ class shared_state {
   }
   /// Gives a slot back.
   void close_connection() { connections_.fetch_sub(1, std::memory_order_relaxed); }
-  /// Client connections open now.
-  std::uint32_t connections() const { return connections_.load(std::memory_order_relaxed); }
 
  private:
   std::atomic<std::shared_ptr<const proxy_snapshot>> snapshot_;

@@ -30,9 +30,8 @@ constexpr std::string_view over_capacity_response =
     "{\"error\":\"too many client connections\"}";
 }  // namespace
 
-worker::worker(shared_state& shared, unsigned index)
+worker::worker(shared_state& shared)
     : shared_(shared),
-      index_(index),
       work_(ctx_.get_executor()),
       pool_(ctx_.get_executor()),
       access_log_(shared.access_log()),

@@ -27,7 +27,7 @@ class downstream_session;
 class worker {
  public:
   /// A worker of `shared`; its thread starts with start().
-  worker(shared_state& shared, unsigned index);
+  explicit worker(shared_state& shared);
   ~worker();
   worker(const worker&) = delete;
   worker& operator=(const worker&) = delete;
@@ -62,7 +62,6 @@ class worker {
   boost::asio::awaitable<void> refuse(boost::asio::ip::tcp::socket socket);
 
   shared_state& shared_;
-  unsigned index_;
   // Every socket of a worker is used only by its own thread (other threads only post to the
   // io_context), so the per-descriptor reactor locks can go; the scheduler keeps its lock.
   boost::asio::io_context ctx_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};

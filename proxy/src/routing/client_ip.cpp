@@ -11,12 +11,6 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-bool trusted(const ip_address& a, const std::vector<cidr>& proxies) {
-  for (const auto& c : proxies)
-    if (c.contains(a)) return true;
-  return false;
-}
-
 // Splits every header instance on ',' into one list, left (oldest hop) to right (newest).
 template <class Out>
 void split_elements(std::span<const std::string_view> values, Out& out) {
@@ -31,6 +25,12 @@ void split_elements(std::span<const std::string_view> values, Out& out) {
 }
 
 }  // namespace
+
+bool is_trusted_proxy(const ip_address& addr, const std::vector<cidr>& trusted_proxies) {
+  for (const auto& c : trusted_proxies)
+    if (c.contains(addr)) return true;
+  return false;
+}
 
 std::optional<ip_address> parse_forwarded_for_element(std::string_view e) {
   e = trim(e);
@@ -72,7 +72,7 @@ std::optional<ip_address> parse_forwarded_element(std::string_view e) {
 ip_address client_ip(const ip_address& peer, std::span<const std::string_view> x_forwarded_for,
                      std::span<const std::string_view> forwarded,
                      const std::vector<cidr>& trusted_proxies) {
-  if (trusted_proxies.empty() || !trusted(peer, trusted_proxies)) return peer;
+  if (trusted_proxies.empty() || !is_trusted_proxy(peer, trusted_proxies)) return peer;
   const bool use_xff = !x_forwarded_for.empty();
   boost::container::small_vector<std::string_view, 8> hops;
   split_elements(use_xff ? x_forwarded_for : forwarded, hops);
@@ -83,7 +83,7 @@ ip_address client_ip(const ip_address& peer, std::span<const std::string_view> x
     // A hop a trusted proxy could not name: stop at the last address we can vouch for.
     if (!addr) return client;
     client = *addr;
-    if (!trusted(client, trusted_proxies)) return client;
+    if (!is_trusted_proxy(client, trusted_proxies)) return client;
   }
   return client;  // every hop trusted: the left-most is as far as the chain goes
 }

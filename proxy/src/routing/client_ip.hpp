@@ -18,6 +18,9 @@ ip_address client_ip(const ip_address& peer, std::span<const std::string_view> x
                      std::span<const std::string_view> forwarded,
                      const std::vector<cidr>& trusted_proxies);
 
+/// True when `addr` lies in one of `trusted_proxies`.
+bool is_trusted_proxy(const ip_address& addr, const std::vector<cidr>& trusted_proxies);
+
 /// Parses one X-Forwarded-For element ("1.2.3.4", "1.2.3.4:80", "2001:db8::1", "[2001:db8::1]:80").
 std::optional<ip_address> parse_forwarded_for_element(std::string_view element);
 
