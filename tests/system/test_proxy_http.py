@@ -328,3 +328,26 @@ def test_slowloris_is_disconnected_while_others_are_served(launcher, stub):
     assert 1.5 <= closed_after <= 4.0, closed_after
     assert [r.status for r in served_meanwhile] == [200, 200, 200]
     assert all(r.elapsed_s < 0.5 for r in served_meanwhile)
+
+
+def test_connect_is_refused_with_405(make_sluice):
+    """A reverse proxy opens no tunnels: CONNECT gets a JSON 405, and sluice keeps serving."""
+    sluice = make_sluice(ROUTES)
+    with socket.create_connection(("127.0.0.1", sluice.port), timeout=5) as s:
+        s.sendall(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
+        reply = b""
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            head, sep, body = reply.partition(b"\r\n\r\n")
+            length = [int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length:")]
+            if sep and length and len(body) >= length[0]:
+                break
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            reply += chunk
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 405 "), reply
+    assert json.loads(body)["error"] == "CONNECT is not supported"
+    assert get(sluice.port, "/api/headers").status == 200
