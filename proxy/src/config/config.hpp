@@ -54,6 +54,25 @@ struct limit {
   std::uint64_t id = 0;  ///< stable identity (route name, position, definition) for the key table
 };
 
+/// What happens to a client message over `messages_per_ip`.
+enum class message_limit_action {
+  close,  ///< close the WebSocket with 1008 (policy violation)
+  drop,   ///< discard the message, keep the connection
+};
+
+/// A route's `websocket:` block. A route without one does not upgrade: the Upgrade header is
+/// stripped like any hop-by-hop header and the request is forwarded as plain HTTP.
+struct websocket_settings {
+  std::uint32_t max_connections_per_ip = 0;  ///< open WebSockets per client key; 0 = no cap
+  std::uint32_t max_connections = 0;         ///< open WebSockets on this route; 0 = no cap
+  std::optional<sluice::config::rate> messages_per_ip;  ///< client-to-upstream messages per key
+  message_limit_action on_message_limit = message_limit_action::close;
+  duration idle_timeout = std::chrono::minutes(5);  ///< no message either way: close (1001)
+  std::uint64_t max_message_bytes = 1024 * 1024;    ///< larger message from either side: 1009
+  std::uint64_t max_queued_bytes = 64 * 1024;  ///< per direction; the relay stops reading past it
+  std::uint64_t id = 0;  ///< stable identity (route name + block) for the key table
+};
+
 /// A request class with its limits. The first route that matches wins.
 struct route {
   std::string name;                  ///< unique; "default" for the fallback route
@@ -62,6 +81,7 @@ struct route {
   std::vector<std::string> methods;  ///< upper-case; empty means every method
   bool exempt = false;               ///< never limited, never counted (health, admin)
   std::vector<limit> limits;
+  std::optional<websocket_settings> websocket;  ///< nullopt: upgrades are not proxied
 };
 
 /// host:port as written (host may be a name for the upstream, an IP literal for listeners).
@@ -92,6 +112,7 @@ struct caps_settings {
   std::uint32_t max_header_bytes = 16 * 1024;              ///< over it: 431
   std::uint64_t max_body_bytes = 10ull * 1024 * 1024;      ///< request body; over it: 413
   std::uint32_t max_client_connections = 10000;            ///< all workers together; over it: 503
+  std::uint32_t max_websockets = 10000;  ///< open WebSockets, all routes together; over it: 503
 };
 
 /// Where the client IP comes from.
@@ -103,6 +124,21 @@ struct client_ip_settings {
 /// The limiter's key table.
 struct key_table_settings {
   std::uint64_t max_keys = 1000000;  ///< hard bound on tracked keys (all limits together)
+};
+
+/// The admin listener: metrics, health, readiness, config, limits, reload.
+struct admin_settings {
+  bool enabled = true;
+  endpoint listen{"127.0.0.1", 9901};  ///< never the proxy's address
+  std::vector<cidr> allow;             ///< peers served; others are closed unanswered. Default:
+                                       ///< 127.0.0.0/8 and ::1/128
+  std::string token_env;  ///< environment variable holding the bearer token for mutating calls
+                          ///< (reload); empty: mutating endpoints are off
+};
+
+/// Prometheus metrics.
+struct metrics_settings {
+  bool enabled = true;  ///< off: nothing recorded, /metrics answers 404
 };
 
 /// The whole configuration.
@@ -117,6 +153,8 @@ struct config {
   std::vector<cidr> allowlist;  ///< clients never limited and never counted
   key_table_settings key_table;
   std::string access_log = "stdout";  ///< "stdout", "off", or a file path
+  admin_settings admin;
+  metrics_settings metrics;
   std::vector<route> routes;          ///< in match order
   route default_route;                ///< matches what no route does
 };
