@@ -34,7 +34,8 @@ STOP_DEADLINE_S = 12.0
 # take longer, so a hung proxy fails the test instead of hanging it.
 REQUEST_TIMEOUT_S = 15.0
 
-LISTENING_RE = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
+LISTENING_RE = re.compile(r"(?<!admin )listening on 127\.0\.0\.1:(\d+)")
+ADMIN_LISTENING_RE = re.compile(r"admin listening on 127\.0\.0\.1:(\d+)")
 
 
 def _required_env(name: str) -> str:
@@ -77,6 +78,8 @@ class Proc:
     stderr_path: Path
     port: int = 0
     access_log: Path | None = None
+    admin_port: int = 0
+    config_path: Path | None = None
 
     @property
     def pid(self) -> int:
@@ -174,6 +177,17 @@ class Launcher:
             match = LISTENING_RE.search(proc.stderr_text())
             if match:
                 proc.port = int(match.group(1))
+                admin = ADMIN_LISTENING_RE.search(proc.stderr_text())
+                if admin:
+                    proc.admin_port = int(admin.group(1))
+                elif proc.name.startswith("sluice") and "admin listening" not in proc.stderr_text():
+                    # The admin line follows the proxy's; give it a moment (it may be off).
+                    for _ in range(50):
+                        time.sleep(0.01)
+                        admin = ADMIN_LISTENING_RE.search(proc.stderr_text())
+                        if admin:
+                            proc.admin_port = int(admin.group(1))
+                            break
                 return True
             if not proc.alive():
                 return False
@@ -196,11 +210,18 @@ class Launcher:
         log_path = self.tmp_path / f"{name}.access.log"
         config_path = self.tmp_path / f"{name}.yaml"
 
+        text = config_text
+        # Every sluice gets its admin listener on a port of its own, so tests run in parallel
+        # never meet on the default 127.0.0.1:9901.
+        if not re.search(r"^admin:", text, re.M):
+            text = text.rstrip("\n") + "\nadmin: {listen: 127.0.0.1:0}\n"
+
         def launch(listen: str) -> Proc:
-            config_path.write_text(config_text.replace("{listen}", listen)
+            config_path.write_text(text.replace("{listen}", listen)
                                    .replace("{access_log}", str(log_path) if access_log else "off"))
             proc = self._spawn(name, [sluice_bin(), "--config", str(config_path)])
             proc.access_log = log_path if access_log else None
+            proc.config_path = config_path
             return proc
 
         proc = launch("127.0.0.1:0")

@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <pthread.h>
 
 #include <memory>
@@ -12,7 +13,12 @@
 
 #include <boost/asio/ip/address.hpp>
 
+#include "app/config_reloader.hpp"
 #include "common/log.hpp"
+#include "metrics/exposition.hpp"
+#include "metrics/proxy_metrics.hpp"
+#include "net/admin_api.hpp"
+#include "net/admin_listener.hpp"
 #include "net/listener.hpp"
 #include "net/proxy_snapshot.hpp"
 #include "net/shared_state.hpp"
@@ -52,6 +58,18 @@ void raise_descriptor_limit(std::uint32_t max_clients) {
   }
 }
 
+// The bearer token for mutating admin calls, from the environment variable the config names.
+std::string admin_token(const config::config& cfg) {
+  if (cfg.admin.token_env.empty()) return {};
+  const char* v = std::getenv(cfg.admin.token_env.c_str());
+  if (v == nullptr || *v == '\0') {
+    log_event(log_level::warn, "admin.token_env names " + cfg.admin.token_env +
+                                   ", which is not set: mutating admin endpoints (reload) are off");
+    return {};
+  }
+  return v;
+}
+
 }  // namespace
 
 int run_server(std::shared_ptr<const config::config> cfg) {
@@ -62,23 +80,56 @@ int run_server(std::shared_ptr<const config::config> cfg) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   raise_descriptor_limit(cfg->caps.max_client_connections);
   std::unique_ptr<net::shared_state> shared;
   std::vector<std::unique_ptr<net::worker>> workers;
   std::unique_ptr<net::listener> listener;
+  const unsigned n = cfg->workers > 0 ? cfg->workers : std::max(1u, std::thread::hardware_concurrency());
+  auto metrics = std::make_shared<metrics::proxy_metrics>(n);
+  metrics::exposition exposition(SLUICE_VERSION);
+  exposition.add(metrics);
+  std::unique_ptr<config_reloader> reloader;
+  std::unique_ptr<net::admin_api> admin;
+  std::unique_ptr<net::admin_listener> admin_listener;
   try {
-    shared = std::make_unique<net::shared_state>(std::make_shared<net::proxy_snapshot>(cfg));
-    const unsigned n = cfg->workers > 0 ? cfg->workers : std::max(1u, std::thread::hardware_concurrency());
+    shared = std::make_unique<net::shared_state>(
+        std::make_shared<net::proxy_snapshot>(cfg, metrics.get()));
+    metrics->set_live_source([s = shared.get()](metrics::live_values& v) {
+      const auto t = s->limiter().table_stats();
+      v.key_table_keys = t.size;
+      v.key_table_capacity = t.capacity;
+      v.key_table_evictions = t.evictions;
+      v.key_table_evictions_limited = t.evictions_limited;
+      v.client_connections = s->open_connections();
+    });
+    reloader = std::make_unique<config_reloader>(cfg->source, *shared, *metrics, exposition);
     std::vector<net::worker*> handles;
     for (unsigned i = 0; i < n; ++i) {
-      workers.push_back(std::make_unique<net::worker>(*shared));
+      workers.push_back(std::make_unique<net::worker>(*shared, i));
       handles.push_back(workers.back().get());
     }
     const boost::asio::ip::tcp::endpoint address(boost::asio::ip::make_address(cfg->listen.host),
                                                  cfg->listen.port);
     listener = std::make_unique<net::listener>(address, std::move(handles));
+    if (cfg->admin.enabled) {
+      admin = std::make_unique<net::admin_api>(
+          *shared, exposition, [r = reloader.get()] { return r->reload(); }, admin_token(*cfg));
+      const boost::asio::ip::tcp::endpoint admin_address(
+          boost::asio::ip::make_address(cfg->admin.listen.host), cfg->admin.listen.port);
+      try {
+        admin_listener = std::make_unique<net::admin_listener>(admin_address, cfg->admin.allow, *admin);
+      } catch (const boost::system::system_error& e) {
+        log_event(log_level::error, "cannot listen on admin.listen " + cfg->admin.listen.host + ":" +
+                                        std::to_string(cfg->admin.listen.port) + ": " +
+                                        e.code().message());
+        return 1;
+      }
+      log_event(log_level::info, "admin listening on " +
+                                     endpoint_text(admin_listener->local_endpoint()));
+    }
     log_event(log_level::info, "sluice " SLUICE_VERSION " listening on " +
                                    endpoint_text(listener->local_endpoint()) +
                                    " workers=" + std::to_string(n) + " upstream=" +
@@ -98,12 +149,18 @@ int run_server(std::shared_ptr<const config::config> cfg) {
   }
   listener->start();
   for (auto& w : workers) w->start();
+  if (admin_listener) admin_listener->start();
 
   int sig = 0;
-  sigwait(&stop_signals, &sig);
+  for (;;) {
+    sigwait(&stop_signals, &sig);
+    if (sig != SIGHUP) break;
+    reloader->reload();
+  }
   log_event(log_level::info, std::string("stopping on ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
                                  ": finishing requests in progress");
   listener->stop();
+  if (admin_listener) admin_listener->stop();
   for (auto& w : workers) w->stop(shutdown_drain);
   for (auto& w : workers) w->join();
   log_event(log_level::info, "stopped");

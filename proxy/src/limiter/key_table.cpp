@@ -132,9 +132,10 @@ struct key_table::shard {
       i = towards_head;
     }
     if (victim == npos) return false;  // every entry is in flight
-    if (holds_state(at(victim).state, now))
+    if (holds_state(at(victim).state, now)) {
       evictions.fetch_add(1, std::memory_order_relaxed);
-    else
+      if (at(victim).state.refused_) evictions_limited.fetch_add(1, std::memory_order_relaxed);
+    } else
       expired_dropped.fetch_add(1, std::memory_order_relaxed);
     const std::uint32_t i = victim;
     erase(i);
@@ -154,6 +155,7 @@ struct key_table::shard {
   boost::unordered_flat_set<std::uint32_t, index_hash, index_equal> index;
   std::atomic<std::uint64_t> published_size{0};
   std::atomic<std::uint64_t> evictions{0};
+  std::atomic<std::uint64_t> evictions_limited{0};
   std::atomic<std::uint64_t> expired_dropped{0};
   std::atomic<std::uint64_t> insert_failures{0};
 };
@@ -211,6 +213,7 @@ key_table_stats key_table::stats() const {
   for (const auto& s : shards_) {
     out.size += s->published_size.load(std::memory_order_relaxed);
     out.evictions += s->evictions.load(std::memory_order_relaxed);
+    out.evictions_limited += s->evictions_limited.load(std::memory_order_relaxed);
     out.expired_dropped += s->expired_dropped.load(std::memory_order_relaxed);
     out.insert_failures += s->insert_failures.load(std::memory_order_relaxed);
   }

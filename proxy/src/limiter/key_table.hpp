@@ -29,6 +29,7 @@ struct key_table_stats {
   std::uint64_t size = 0;            ///< keys held now
   std::uint64_t capacity = 0;        ///< the bound
   std::uint64_t evictions = 0;       ///< live keys evicted at the bound (their state was lost)
+  std::uint64_t evictions_limited = 0;  ///< of those, keys whose last rate check was a refusal
   std::uint64_t expired_dropped = 0; ///< keys dropped because they no longer held state
   std::uint64_t insert_failures = 0; ///< inserts refused: every key in the shard was in flight
 };

@@ -19,7 +19,12 @@ struct limit_state {
   std::uint32_t log_head_ = 0;  ///< index of the oldest timestamp in log_
   std::uint32_t log_size_ = 0;  ///< timestamps held (inline or in log_)
   std::uint32_t log_cap_ = 0;   ///< capacity of log_; 0 = inline slot only
-  std::uint32_t in_flight_ = 0; ///< admitted requests not yet finished (max_in_flight)
+  /// Admitted requests not yet finished (max_in_flight), plus transient pins during acquire.
+  /// 31 bits: bounded by open connections, which descriptors bound far lower.
+  std::uint32_t in_flight_ : 31 = 0;
+  /// The last request this key's rate limit judged was refused. An eviction of such a key while
+  /// it still holds state hands a refused client a fresh quota: counted apart.
+  std::uint32_t refused_ : 1 = 0;
   /// From this time on (and with nothing in flight) the entry holds no state and may be dropped
   /// before any live key is evicted. Set by the limiter, read by the key table.
   time_ns expires_at_ = 0;

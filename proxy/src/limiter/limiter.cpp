@@ -132,6 +132,7 @@ decision limiter::acquire(const config::route& route, std::span<const limit_key>
   // evict another of this same request, and ask every limit.
   boost::container::small_vector<limit_state*, 4> states;
   boost::container::small_vector<refusal, 4> kinds;
+  boost::container::small_vector<bool, 4> rate_refused;
   for (std::size_t i = 0; i < limits.size(); ++i) {
     limit_state* s = table_.find_or_insert(keys[i], now);
     if (s == nullptr) {
@@ -144,13 +145,17 @@ decision limiter::acquire(const config::route& route, std::span<const limit_key>
     ++s->in_flight_;
     states.push_back(s);
     const auto& l = limits[i];
-    judge(l, l.rate ? rate_verdict(l, *s, now) : verdict{}, s->in_flight_ - 1, d, kinds);
+    const verdict rv = l.rate ? rate_verdict(l, *s, now) : verdict{};
+    rate_refused.push_back(!rv.allowed);
+    judge(l, rv, s->in_flight_ - 1, d, kinds);
   }
 
   // Phase 2: all agreed, so consume; in-flight slots stay taken only where capped.
   for (std::size_t i = 0; i < limits.size(); ++i) {
     const auto& l = limits[i];
     limit_state& s = *states[i];
+    if (rate_refused[i]) s.refused_ = 1;
+    else if (d.allowed()) s.refused_ = 0;
     if (d.allowed() && l.rate) rate_consume(l, s, now);
     if (!d.allowed() || l.max_in_flight == 0) --s.in_flight_;
   }

@@ -86,7 +86,15 @@ asio::awaitable<void> downstream_session::run() {
     parser.body_limit(cfg.caps.max_body_bytes);
     const auto ec = co_await read_header(socket_, buffer_, parser, dl_, cfg.timeouts.header);
     if (ec) {
-      co_await reject_unreadable(socket_, dl_, ec, cfg);
+      const unsigned status = co_await reject_unreadable(socket_, dl_, ec, cfg);
+      if (auto* m = snap->metrics(); m && status != 0) {
+        // No route is known for a request that could not be read.
+        auto& cells = m->unrouted().cells(owner_.index());
+        cells.requests[static_cast<std::size_t>(metrics::method_class::write)]
+                      [static_cast<std::size_t>(metrics::decision::error)]
+                          .add();
+        cells.response(status);
+      }
       break;
     }
     request_exchange exchange(*this, std::move(snap), parser);

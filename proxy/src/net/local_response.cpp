@@ -39,7 +39,7 @@ asio::awaitable<bool> send_local(asio::ip::tcp::socket& socket, deadline& dl,
   co_return !ec;
 }
 
-asio::awaitable<void> reject_unreadable(asio::ip::tcp::socket& socket, deadline& dl,
+asio::awaitable<unsigned> reject_unreadable(asio::ip::tcp::socket& socket, deadline& dl,
                                         boost::system::error_code ec, const config::config& cfg) {
   local_response r;
   if (ec == http::error::header_limit) {
@@ -56,12 +56,13 @@ asio::awaitable<void> reject_unreadable(asio::ip::tcp::socket& socket, deadline&
              ec == http::error::partial_message) {
     // The client left, we are stopping, or it was too slow (the deadline closed the socket,
     // as it should against slowloris): nobody to answer.
-    co_return;
+    co_return 0;
   } else {
     r.status = http::status::bad_request;
     r.body = json_error("malformed request", {{"detail", ec.message()}});
   }
   co_await send_local(socket, dl, r, cfg);
+  co_return static_cast<unsigned>(r.status);
 }
 
 }  // namespace sluice::net

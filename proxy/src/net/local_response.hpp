@@ -30,8 +30,9 @@ boost::asio::awaitable<bool> send_local(boost::asio::ip::tcp::socket& socket, de
                                         const local_response& r, const config::config& cfg);
 
 /// The request could not be read (too large, malformed, too slow): say so if the client can
-/// still hear it. Nothing is said to a client that just went away.
-boost::asio::awaitable<void> reject_unreadable(boost::asio::ip::tcp::socket& socket, deadline& dl,
+/// still hear it. Nothing is said to a client that just went away. Returns the status sent, or
+/// 0 when nothing was.
+boost::asio::awaitable<unsigned> reject_unreadable(boost::asio::ip::tcp::socket& socket, deadline& dl,
                                                boost::system::error_code ec,
                                                const config::config& cfg);
 

@@ -4,19 +4,20 @@
 
 namespace sluice::net {
 
-proxy_snapshot::proxy_snapshot(std::shared_ptr<const config::config> cfg)
+proxy_snapshot::proxy_snapshot(std::shared_ptr<const config::config> cfg,
+                               metrics::proxy_metrics* metrics)
     : cfg_(std::move(cfg)), routes_(*cfg_) {
-  for (const auto& r : cfg_->routes) {
+  if (cfg_->metrics.enabled) metrics_ = metrics;
+  auto add = [this](const config::route& r) {
     policy_headers_.push_back(policy_field(r));
     quoted_names_.push_back(quoted_limit_names(r));
-  }
-  policy_headers_.push_back(policy_field(cfg_->default_route));
-  quoted_names_.push_back(quoted_limit_names(cfg_->default_route));
-}
-
-std::size_t proxy_snapshot::index_of(const config::route& r) const {
-  if (&r == &cfg_->default_route) return cfg_->routes.size();
-  return static_cast<std::size_t>(&r - cfg_->routes.data());
+    if (metrics_ == nullptr) return;
+    route_metrics_.push_back(&metrics_->route(r.name));
+    auto& limits = limit_metrics_.emplace_back();
+    for (const auto& l : r.limits) limits.push_back(&metrics_->limit(r.name, l.name));
+  };
+  for (const auto& r : cfg_->routes) add(r);
+  add(cfg_->default_route);
 }
 
 const std::string& proxy_snapshot::policy_header(const config::route& r) const {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "metrics/proxy_metrics.hpp"
 #include "routing/route_table.hpp"
 
 namespace sluice::net {
@@ -14,8 +15,10 @@ namespace sluice::net {
 /// Immutable; requests hold a shared_ptr to the snapshot they started with.
 class proxy_snapshot {
  public:
-  /// Builds the derived state for `cfg`.
-  explicit proxy_snapshot(std::shared_ptr<const config::config> cfg);
+  /// Builds the derived state for `cfg`; with `metrics` (and cfg.metrics.enabled), each route
+  /// and limit is bound to its series, created there on first use.
+  explicit proxy_snapshot(std::shared_ptr<const config::config> cfg,
+                          metrics::proxy_metrics* metrics = nullptr);
 
   /// The config.
   const config::config& cfg() const { return *cfg_; }
@@ -27,16 +30,32 @@ class proxy_snapshot {
   const std::string& policy_header(const config::route& r) const;
   /// The route's limit names quoted as structured-field strings, by limit index.
   const std::vector<std::string>& quoted_names(const config::route& r) const;
+  /// The route's series, or null when metrics are off.
+  metrics::route_series* route_metrics(const config::route& r) const {
+    return route_metrics_.empty() ? nullptr : route_metrics_[index_of(r)];
+  }
+  /// The series of the route's limit `i` (metrics on only).
+  metrics::limit_series& limit_metrics(const config::route& r, std::size_t i) const {
+    return *limit_metrics_[index_of(r)][i];
+  }
+  /// Route-independent cells, or null when metrics are off.
+  metrics::proxy_metrics* metrics() const { return metrics_; }
   /// True when `addr` is in the allowlist.
   bool allowlisted(const ip_address& addr) const;
 
  private:
   std::shared_ptr<const config::config> cfg_;
   routing::route_table routes_;
-  std::size_t index_of(const config::route& r) const;
+  std::size_t index_of(const config::route& r) const {
+    if (&r == &cfg_->default_route) return cfg_->routes.size();
+    return static_cast<std::size_t>(&r - cfg_->routes.data());
+  }
 
   std::vector<std::string> policy_headers_;  // by route index; default route last
   std::vector<std::vector<std::string>> quoted_names_;  // same order
+  metrics::proxy_metrics* metrics_ = nullptr;
+  std::vector<metrics::route_series*> route_metrics_;   // same order; empty: metrics off
+  std::vector<std::vector<metrics::limit_series*>> limit_metrics_;
 };
 
 }  // namespace sluice::net

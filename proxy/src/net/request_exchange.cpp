@@ -98,10 +98,14 @@ request_exchange::request_exchange(downstream_session& session,
       snap_(std::move(snap)),
       cfg_(snap_->cfg()),
       parser_(parser),
-      start_(std::chrono::steady_clock::now()) {}
+      start_(std::chrono::steady_clock::now()) {
+  if (auto* m = snap_->metrics()) m->worker(session_.owner_.index()).in_flight.add(1);
+}
 
 request_exchange::~request_exchange() {
   if (holds_in_flight_) session_.owner_.shared().limiter().release(*route_, keys_);
+  const auto now = std::chrono::steady_clock::now();
+  record_metrics(now);
   auto& log = session_.owner_.access_log();
   if (!log.enabled()) return;
   static constexpr std::string_view names[] = {"allowed", "limited", "exempt", "error"};
@@ -118,8 +122,39 @@ request_exchange::~request_exchange() {
                       : ms_between(upstream_start_, upstream_end_ == std::chrono::steady_clock::time_point{}
                                                         ? std::chrono::steady_clock::now()
                                                         : upstream_end_);
-  r.total_ms = ms_between(start_, std::chrono::steady_clock::now());
+  r.total_ms = ms_between(start_, now);
   log.append(r);
+}
+
+void request_exchange::record_metrics(std::chrono::steady_clock::time_point now) const {
+  auto* m = snap_->metrics();
+  if (m == nullptr) return;
+  const unsigned w = session_.owner_.index();
+  m->worker(w).in_flight.add(-1);
+  auto* series = route_ ? snap_->route_metrics(*route_) : &m->unrouted();
+  auto& cells = series->cells(w);
+  static constexpr metrics::decision decisions[] = {metrics::decision::allowed,
+                                                    metrics::decision::limited,
+                                                    metrics::decision::exempt,
+                                                    metrics::decision::error};
+  const auto method = parser_.get().method();
+  const bool read = method == http::verb::get || method == http::verb::head ||
+                    method == http::verb::options;
+  cells.requests[static_cast<std::size_t>(read ? metrics::method_class::read
+                                               : metrics::method_class::write)]
+                [static_cast<std::size_t>(decisions[static_cast<int>(outcome_)])]
+                    .add();
+  cells.response(status_);
+  cells.request_duration.observe(std::chrono::duration_cast<std::chrono::nanoseconds>(now - start_).count());
+  if (upstream_start_ != std::chrono::steady_clock::time_point{}) {
+    const auto end = upstream_end_ == std::chrono::steady_clock::time_point{} ? now : upstream_end_;
+    cells.upstream_duration.observe(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(end - upstream_start_).count());
+  }
+  if (outcome_ == outcome::limited) {
+    for (std::size_t i = 0; i < decision_.verdicts.size(); ++i)
+      if (!decision_.verdicts[i].allowed) snap_->limit_metrics(*route_, i).hit(w);
+  }
 }
 
 char* request_exchange::body_buffer() {
@@ -267,7 +302,6 @@ asio::awaitable<bool> request_exchange::respond_limited() {
 }
 
 asio::awaitable<bool> request_exchange::respond_error(http::status status, std::string_view message) {
-  if (outcome_ != outcome::exempt) outcome_ = outcome::error;
   local_response r;
   r.status = status;
   // After a request sluice could not frame, the rest of the stream cannot be trusted either.
@@ -441,6 +475,7 @@ asio::awaitable<bool> request_exchange::forward() {
     conn = co_await pool.acquire(up, body_timeout, failure);
     if (!conn) {
       upstream_end_ = std::chrono::steady_clock::now();
+      if (auto* m = snap_->metrics()) m->worker(session_.owner_.index()).upstream_connect_errors.add();
       if (failure == connect_failure::timeout)
         co_return co_await respond_error(http::status::gateway_timeout, "upstream connect timeout");
       co_return co_await respond_error(http::status::bad_gateway, "upstream unavailable");
@@ -478,6 +513,7 @@ asio::awaitable<bool> request_exchange::forward() {
         const auto ec = co_await read_header(conn->socket, conn->buffer, *rp, conn->dl,
                                              up.response_timeout);
         if (ec == beast::error::timeout) {
+          if (auto* m = snap_->metrics()) m->worker(session_.owner_.index()).upstream_timeouts.add();
           session_.upstream_socket_ = nullptr;
           upstream_end_ = std::chrono::steady_clock::now();
           co_return co_await respond_error(http::status::gateway_timeout, "upstream timeout");
@@ -533,6 +569,9 @@ asio::awaitable<bool> request_exchange::forward() {
                                               conn->dl, up.response_timeout);
       if (ec) {
         upstream_end_ = std::chrono::steady_clock::now();
+        if (ec == beast::error::timeout) {
+          if (auto* m = snap_->metrics()) m->worker(session_.owner_.index()).upstream_timeouts.add();
+        }
         if (first) {
           co_return co_await respond_error(ec == beast::error::timeout ? http::status::gateway_timeout
                                                                        : http::status::bad_gateway,

@@ -41,6 +41,7 @@ class request_exchange {
   enum class outcome { allowed, limited, exempt, error };
 
   void decide();
+  void record_metrics(std::chrono::steady_clock::time_point now) const;
   boost::asio::awaitable<bool> respond_limited();
   boost::asio::awaitable<bool> forward();
   boost::asio::awaitable<bool> respond_error(boost::beast::http::status status,

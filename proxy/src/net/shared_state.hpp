@@ -40,6 +40,8 @@ class shared_state {
     } while (!connections_.compare_exchange_weak(n, n + 1, std::memory_order_relaxed));
     return true;
   }
+  /// Client connections open now.
+  std::uint32_t open_connections() const { return connections_.load(std::memory_order_relaxed); }
   /// Gives a slot back.
   void close_connection() { connections_.fetch_sub(1, std::memory_order_relaxed); }
 

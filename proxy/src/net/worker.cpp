@@ -30,8 +30,9 @@ constexpr std::string_view over_capacity_response =
     "{\"error\":\"too many client connections\"}";
 }  // namespace
 
-worker::worker(shared_state& shared)
+worker::worker(shared_state& shared, unsigned index)
     : shared_(shared),
+      index_(index),
       work_(ctx_.get_executor()),
       pool_(ctx_.get_executor()),
       access_log_(shared.access_log()),
@@ -63,8 +64,9 @@ void worker::adopt(tcp protocol, tcp::socket::native_handle_type fd) {
       return;
     }
     if (stopping_) return;  // the socket closes as it goes out of scope
-    const auto max = shared_.snapshot()->cfg().caps.max_client_connections;
-    if (!shared_.try_open_connection(max)) {
+    const auto snap = shared_.snapshot();
+    if (!shared_.try_open_connection(snap->cfg().caps.max_client_connections)) {
+      if (auto* m = snap->metrics()) m->unrouted().cells(index_).response(503);
       asio::co_spawn(ctx_, refuse(std::move(socket)), asio::detached);
       return;
     }

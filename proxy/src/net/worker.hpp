@@ -26,8 +26,8 @@ class downstream_session;
 /// A worker thread and everything it owns.
 class worker {
  public:
-  /// A worker of `shared`; its thread starts with start().
-  explicit worker(shared_state& shared);
+  /// Worker number `index` (0-based, its metric cells) of `shared`; its thread starts with start().
+  worker(shared_state& shared, unsigned index);
   ~worker();
   worker(const worker&) = delete;
   worker& operator=(const worker&) = delete;
@@ -45,6 +45,8 @@ class worker {
   /// Waits for the thread to end.
   void join();
 
+  /// This worker's number: its cells in per-worker metrics.
+  unsigned index() const { return index_; }
   /// This worker's state, for its sessions (same thread only).
   shared_state& shared() { return shared_; }
   upstream_pool& pool() { return pool_; }
@@ -62,6 +64,7 @@ class worker {
   boost::asio::awaitable<void> refuse(boost::asio::ip::tcp::socket socket);
 
   shared_state& shared_;
+  unsigned index_;
   // Every socket of a worker is used only by its own thread (other threads only post to the
   // io_context), so the per-descriptor reactor locks can go; the scheduler keeps its lock.
   boost::asio::io_context ctx_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};

@@ -51,7 +51,7 @@ TEST_CASE("find_or_insert returns the same state for the same key and a fresh on
   limit_state* a = t.find_or_insert(key(1), 0);
   REQUIRE(a != nullptr);
   CHECK(a->expires_at_ == 0);
-  CHECK(a->in_flight_ == 0);
+  CHECK(std::uint32_t{a->in_flight_} == 0);
   a->value_ = 42;
   CHECK(t.find_or_insert(key(1), 5) == a);
   CHECK(t.find(key(1)) == a);
@@ -143,7 +143,7 @@ TEST_CASE("in-flight keys are never evicted, even as the least recently used") {
   for (std::uint64_t n = 1; n < 8; ++n) insert_live(t, n, 0);
   for (std::uint64_t n = 100; n < 200; ++n) REQUIRE(insert_live(t, n, 1000) != nullptr);
   CHECK(t.find(key(0)) == pinned);
-  CHECK(pinned->in_flight_ == 1);
+  CHECK(std::uint32_t{pinned->in_flight_} == 1);
   CHECK(t.stats().size == 8);
   CHECK(t.stats().insert_failures == 0);
 

@@ -373,3 +373,32 @@ TEST_CASE("threads acquiring and releasing never exceed max_in_flight at once") 
   for (int i = 0; i < 3; ++i) CHECK(lim.acquire(r, k, 0).allowed());
   CHECK(lim.acquire(r, k, 0).refused == refusal::in_flight);
 }
+
+TEST_CASE("evicting a key that was just refused is counted apart: it hands the client a new quota") {
+  rate_limiter lim(4);
+  const auto r = route_of({rate_limit(1, 1, 60s)});
+  for (std::uint32_t c = 1; c <= 4; ++c) REQUIRE(lim.acquire(r, keys_for(r, c), 0).allowed());
+  // Client 1 is refused; the others were only ever admitted.
+  CHECK_FALSE(lim.acquire(r, keys_for(r, 1), 1).allowed());
+  // Four new clients push out the four old ones, least recently used first: 2, 3, 4, then 1.
+  for (std::uint32_t c = 5; c <= 7; ++c) REQUIRE(lim.acquire(r, keys_for(r, c), 2).allowed());
+  CHECK(lim.table_stats().evictions == 3);
+  CHECK(lim.table_stats().evictions_limited == 0);
+  REQUIRE(lim.acquire(r, keys_for(r, 8), 3).allowed());
+  CHECK(lim.table_stats().evictions == 4);
+  CHECK(lim.table_stats().evictions_limited == 1);
+  // Which is why it is counted: client 1's state is gone and it is admitted again.
+  CHECK(lim.acquire(r, keys_for(r, 1), 4).allowed());
+}
+
+TEST_CASE("a refused key that is admitted again is no longer counted as limited when evicted") {
+  rate_limiter lim(2);
+  const auto r = route_of({rate_limit(1, 1, 60s)});
+  REQUIRE(lim.acquire(r, keys_for(r, 1), 0).allowed());
+  CHECK_FALSE(lim.acquire(r, keys_for(r, 1), 1).allowed());
+  REQUIRE(lim.acquire(r, keys_for(r, 1), minute).allowed());  // window over: admitted, flag clear
+  REQUIRE(lim.acquire(r, keys_for(r, 2), minute + 1).allowed());
+  REQUIRE(lim.acquire(r, keys_for(r, 3), minute + 2).allowed());  // evicts client 1, live
+  CHECK(lim.table_stats().evictions == 1);
+  CHECK(lim.table_stats().evictions_limited == 0);
+}

@@ -1,0 +1,96 @@
+#include "net/limit_explainer.hpp"
+
+#include <boost/beast/core/string.hpp>
+
+#include "config/config_summary.hpp"
+#include "routing/key_builder.hpp"
+#include "routing/request_path.hpp"
+
+namespace sluice::net {
+namespace {
+
+double seconds(limiter::time_ns ns) { return static_cast<double>(ns) / 1e9; }
+
+const char* per_name(config::key_kind k) {
+  switch (k) {
+    case config::key_kind::ip: return "ip";
+    case config::key_kind::route: return "route";
+    case config::key_kind::header: return "header";
+  }
+  return "?";
+}
+
+}  // namespace
+
+nlohmann::json explain_limits(const proxy_snapshot& snap, limiter::limiter& lim,
+                              const described_request& req, limiter::time_ns now, bool& ok) {
+  ok = false;
+  const auto client = ip_address::parse(req.ip);
+  if (!client) return {{"error", "ip: \"" + req.ip + "\" is not an IPv4 or IPv6 address"}};
+  if (req.path.empty() || req.path.front() != '/')
+    return {{"error", "path: must start with \"/\" (the request path, query allowed)"}};
+  if (req.method.empty()) return {{"error", "method: empty"}};
+  ok = true;
+
+  const auto& cfg = snap.cfg();
+  std::string scratch;
+  const std::string_view path = routing::normalize_path(req.path, scratch);
+  const config::route& route = snap.routes().match(req.method, path);
+
+  nlohmann::json out;
+  out["request"] = {{"ip", client->to_string()},
+                    {"method", req.method},
+                    {"path", req.path},
+                    {"normalized_path", std::string(path)}};
+  out["route"] = route.name;
+  const bool allowlisted = snap.allowlisted(*client);
+  out["exempt"] = route.exempt;
+  out["allowlisted"] = allowlisted;
+  out["limits"] = nlohmann::json::array();
+  if (route.exempt || allowlisted) {
+    out["decision"] = "exempt";
+    return out;
+  }
+
+  const ip_address key_addr = routing::key_address(*client, cfg.client_ip.ipv6_prefix);
+  routing::key_list keys;
+  routing::build_keys(route, key_addr,
+                      [&req](std::string_view name) -> std::string_view {
+                        for (const auto& [n, v] : req.headers)
+                          if (boost::beast::iequals(n, name)) return v;
+                        return {};
+                      },
+                      keys);
+  const limiter::decision d = lim.peek(route, keys, now);
+  out["decision"] = d.allowed() ? "allowed" : "limited";
+  for (std::size_t i = 0; i < route.limits.size(); ++i) {
+    const auto& l = route.limits[i];
+    const auto& v = d.verdicts.at(i);
+    nlohmann::json j;
+    j["name"] = l.name;
+    j["per"] = per_name(l.per);
+    switch (l.per) {
+      case config::key_kind::ip: j["key"] = key_addr.to_string(); break;
+      case config::key_kind::route: j["key"] = route.name; break;
+      case config::key_kind::header: {
+        bool present = false;
+        for (const auto& [n, value] : req.headers)
+          if (boost::beast::iequals(n, l.header) && !value.empty()) present = true;
+        j["header"] = l.header;
+        // The value itself is never echoed: it may be a credential.
+        j["key"] = present ? "header value" : key_addr.to_string() + " (header absent)";
+        break;
+      }
+    }
+    j["summary"] = config::summarize(l);
+    j["allowed"] = v.allowed;
+    j["quota"] = v.quota;
+    j["remaining"] = v.remaining;
+    j["reset_s"] = seconds(v.reset_ns);
+    if (!v.allowed) j["retry_after_s"] = seconds(v.retry_after_ns);
+    out["limits"].push_back(std::move(j));
+  }
+  return out;
+}
+
+}  // namespace sluice::net
