@@ -5,7 +5,9 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 
+#include "common/ip_address.hpp"
 #include "config/config_error.hpp"
 #include "config/config_schema.hpp"
 #include "config/endpoint_parser.hpp"
@@ -80,12 +82,80 @@ void read_caps(const yaml_node& node, caps_settings& out) {
   if (const auto v = node.get("max_client_connections")) {
     out.max_client_connections = static_cast<std::uint32_t>(v->integer(1, UINT32_MAX));
   }
+  if (const auto v = node.get("max_websockets")) {
+    out.max_websockets = static_cast<std::uint32_t>(v->integer(1, UINT32_MAX));
+  }
 }
 
 void read_client_ip(const yaml_node& node, client_ip_settings& out) {
   node.expect_map();
   if (const auto v = node.get("trusted_proxies")) out.trusted_proxies = read_cidrs(*v);
   if (const auto v = node.get("ipv6_prefix")) out.ipv6_prefix = static_cast<unsigned>(v->integer(1, 128));
+}
+
+bool is_env_name_char(char c, bool first) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || (!first && c >= '0' && c <= '9');
+}
+
+bool is_env_name(std::string_view name) {
+  if (name.empty()) return false;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    if (!is_env_name_char(name[i], i == 0)) return false;
+  }
+  return true;
+}
+
+// The name only: the token itself never goes in the file, where backups and diffs spread it.
+std::string read_token_env(const yaml_node& node) {
+  const std::string name = node.text();
+  if (is_env_name(name)) return name;
+  if (name.starts_with('$') && is_env_name(std::string_view(name).substr(1))) {
+    node.fail_value("write the variable's name without \"$\"");
+  }
+  node.fail_value("expected the name of an environment variable (letters, digits and \"_\", not "
+                  "starting with a digit)");
+}
+
+void read_admin(const yaml_node& node, admin_settings& out) {
+  node.expect_map();
+  if (const auto v = node.get("enabled")) out.enabled = v->boolean();
+  if (const auto v = node.get("listen")) out.listen = read_endpoint(*v, host_rule::ip_literal);
+  if (const auto v = node.get("allow")) {
+    out.allow = read_cidrs(*v);
+    if (out.allow.empty()) v->fail("empty list would refuse every client; set admin.enabled: false instead");
+  }
+  if (const auto v = node.get("token_env")) out.token_env = read_token_env(*v);
+}
+
+// True when two listeners cannot both bind: the same address, or a wildcard that takes the
+// other's address too ("::" takes IPv4 as well on a dual-stack socket). Port 0 never clashes:
+// the kernel picks a free port for each.
+bool same_socket(const endpoint& a, const endpoint& b) {
+  if (a.port == 0 || a.port != b.port) return false;
+  const auto x = ip_address::parse(a.host);
+  const auto y = ip_address::parse(b.host);
+  if (!x || !y) return a.host == b.host;
+  if (*x == *y) return true;
+  const ip_address any_v4 = ip_address::v4(0, 0, 0, 0);
+  const ip_address any_v6{};
+  auto covers = [&](const ip_address& wild, const ip_address& other) {
+    return wild == any_v6 || (wild == any_v4 && other.is_v4());
+  };
+  return covers(*x, *y) || covers(*y, *x);
+}
+
+// admin.listen is checked against the proxy's listen once both are read; the message points at
+// admin.listen when it is written, else at listen (the admin address is then the default).
+void check_admin_listen(const yaml_node& root, const config& cfg) {
+  if (!cfg.admin.enabled || !same_socket(cfg.admin.listen, cfg.listen)) return;
+  const std::string admin_text = format_endpoint(cfg.admin.listen);
+  const std::string proxy_text = format_endpoint(cfg.listen);
+  const auto admin_node = root.get("admin");
+  if (const auto v = admin_node ? admin_node->get("listen") : std::nullopt) {
+    v->fail_value("clashes with listen (" + proxy_text + "); the admin listener needs a port of its own");
+  }
+  root.require("listen").fail_value("clashes with the admin listener's default address (" + admin_text +
+                                    "); set admin.listen to another port, or admin.enabled: false");
 }
 
 std::string read_access_log(const yaml_node& node) {
@@ -108,6 +178,14 @@ void read_config(const yaml_node& root, config& out) {
     if (const auto keys = v->get("max_keys")) out.key_table.max_keys = keys->integer(1, UINT64_MAX);
   }
   if (const auto v = root.get("access_log")) out.access_log = read_access_log(*v);
+  // Loopback only unless the operator says otherwise; the admin API shows the whole config.
+  out.admin.allow = {*cidr::parse("127.0.0.0/8"), *cidr::parse("::1/128")};
+  if (const auto v = root.get("admin")) read_admin(*v, out.admin);
+  check_admin_listen(root, out);
+  if (const auto v = root.get("metrics")) {
+    v->expect_map();
+    if (const auto enabled = v->get("enabled")) out.metrics.enabled = enabled->boolean();
+  }
   if (const auto v = root.get("routes")) out.routes = read_routes(*v);
   out.default_route = read_default_route(root.get("default"));
 }

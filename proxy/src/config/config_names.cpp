@@ -30,6 +30,14 @@ std::string_view to_string(match_kind m) {
   return "unknown";
 }
 
+std::string_view to_string(message_limit_action a) {
+  switch (a) {
+    case message_limit_action::close: return "close";
+    case message_limit_action::drop: return "drop";
+  }
+  return "unknown";
+}
+
 std::string describe_key(const limit& l) {
   if (l.per == key_kind::header) return "header " + l.header;
   return std::string(to_string(l.per));

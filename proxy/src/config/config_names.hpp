@@ -15,6 +15,8 @@ std::string_view to_string(algorithm a);
 std::string_view to_string(key_kind k);
 /// "exact", "prefix" or "glob".
 std::string_view to_string(match_kind m);
+/// "close" or "drop", as written in a websocket block's on_message_limit.
+std::string_view to_string(message_limit_action a);
 
 /// What a limit counts by: "ip", "route", "header x-api-key".
 std::string describe_key(const limit& l);

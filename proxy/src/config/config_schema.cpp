@@ -37,17 +37,27 @@ constexpr field limit_fields[] = {
 constexpr shape limit{shape_kind::map, limit_fields, nullptr, "in a limit, under \"limits\""};
 constexpr shape limit_list{shape_kind::list, {}, &limit};
 
+constexpr field websocket_fields[] = {
+    {"max_connections_per_ip", &value}, {"max_connections", &value},
+    {"messages_per_ip", &value},        {"on_message_limit", &value},
+    {"idle_timeout", &value},           {"max_message_size", &value},
+    {"max_queued_bytes", &value},
+};
+constexpr shape websocket{shape_kind::map, websocket_fields, nullptr,
+                          "in a route's \"websocket\" block"};
+
 constexpr field route_fields[] = {
-    {"name", &value},       {"path", &value},   {"prefix", &value},      {"glob", &value},
-    {"methods", &value_list}, {"exempt", &value}, {"limits", &limit_list},
+    {"name", &value},         {"path", &value},   {"prefix", &value},      {"glob", &value},
+    {"methods", &value_list}, {"exempt", &value}, {"limits", &limit_list}, {"websocket", &websocket},
 };
 constexpr shape route{shape_kind::map, route_fields, nullptr, "in a route, under \"routes\""};
 constexpr shape route_list{shape_kind::list, {}, &route};
 
-constexpr field default_fields[] = {{"limits", &limit_list}, {"exempt", &value}};
+constexpr field default_fields[] = {
+    {"limits", &limit_list}, {"exempt", &value}, {"websocket", &websocket}};
 constexpr shape default_route{shape_kind::map, default_fields, nullptr, {},
                               "the default route matches whatever no route does; it takes only "
-                              "limits and exempt"};
+                              "limits, exempt and websocket"};
 
 constexpr field upstream_fields[] = {
     {"address", &value},       {"connect_timeout", &value},   {"response_timeout", &value},
@@ -60,7 +70,9 @@ constexpr field timeouts_fields[] = {
 constexpr shape timeouts{shape_kind::map, timeouts_fields, nullptr, "under \"timeouts\""};
 
 constexpr field caps_fields[] = {
-    {"max_header_bytes", &value}, {"max_body_bytes", &value}, {"max_client_connections", &value}};
+    {"max_header_bytes", &value},       {"max_body_bytes", &value},
+    {"max_client_connections", &value}, {"max_websockets", &value},
+};
 constexpr shape caps{shape_kind::map, caps_fields, nullptr, "under \"caps\""};
 
 constexpr field client_ip_fields[] = {{"trusted_proxies", &value_list}, {"ipv6_prefix", &value}};
@@ -69,17 +81,26 @@ constexpr shape client_ip{shape_kind::map, client_ip_fields, nullptr, "under \"c
 constexpr field key_table_fields[] = {{"max_keys", &value}};
 constexpr shape key_table{shape_kind::map, key_table_fields, nullptr, "under \"key_table\""};
 
+constexpr field admin_fields[] = {
+    {"enabled", &value}, {"listen", &value}, {"allow", &value_list}, {"token_env", &value}};
+constexpr shape admin{shape_kind::map, admin_fields, nullptr, "under \"admin\""};
+
+constexpr field metrics_fields[] = {{"enabled", &value}};
+constexpr shape metrics{shape_kind::map, metrics_fields, nullptr, "under \"metrics\""};
+
 constexpr field top_fields[] = {
-    {"listen", &value},        {"workers", &value},  {"upstream", &upstream},
-    {"timeouts", &timeouts},   {"caps", &caps},      {"client_ip", &client_ip},
+    {"listen", &value},         {"workers", &value},      {"upstream", &upstream},
+    {"timeouts", &timeouts},    {"caps", &caps},          {"client_ip", &client_ip},
     {"allowlist", &value_list}, {"key_table", &key_table}, {"access_log", &value},
-    {"routes", &route_list},   {"default", &default_route},
+    {"admin", &admin},          {"metrics", &metrics},    {"routes", &route_list},
+    {"default", &default_route},
 };
 constexpr shape top{shape_kind::map, top_fields, nullptr, "at the top level"};
 
 // Maps a misplaced key may belong to. The default route is left out: its keys are a route's too.
-constexpr std::array<const shape*, 8> homes{&top,      &upstream,  &timeouts, &caps,
-                                            &client_ip, &key_table, &route,    &limit};
+constexpr std::array<const shape*, 11> homes{&top,   &upstream,  &timeouts, &caps,
+                                             &client_ip, &key_table, &admin,    &metrics,
+                                             &route, &limit,     &websocket};
 
 const field* find_field(const shape& s, std::string_view key) {
   for (const field& f : s.fields)

@@ -48,4 +48,22 @@ std::uint64_t limit_identity(std::string_view route_name, std::size_t index, con
   return h.value();
 }
 
+std::uint64_t websocket_identity(std::string_view route_name, const websocket_settings& ws) {
+  fnv1a h;
+  // A leading tag no route name can equal (names have no spaces): a block never hashes the same
+  // bytes as a limit, so only a 64-bit collision could give the two the same id.
+  h.bytes("websocket block");
+  h.bytes(route_name);
+  h.number(ws.max_connections_per_ip);
+  h.number(ws.max_connections);
+  h.number(ws.messages_per_ip ? 1 : 0);
+  h.number(ws.messages_per_ip ? ws.messages_per_ip->count : 0);
+  h.number(ws.messages_per_ip ? static_cast<std::uint64_t>(ws.messages_per_ip->period.count()) : 0);
+  h.number(static_cast<std::uint64_t>(ws.on_message_limit));
+  h.number(static_cast<std::uint64_t>(ws.idle_timeout.count()));
+  h.number(ws.max_message_bytes);
+  h.number(ws.max_queued_bytes);
+  return h.value();
+}
+
 }  // namespace sluice::config

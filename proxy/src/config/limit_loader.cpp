@@ -58,20 +58,21 @@ std::string read_name(const yaml_node& node) {
 
 }  // namespace
 
+rate read_rate(const yaml_node& node) {
+  if (!node.raw().IsScalar()) node.fail("expected a rate such as 60/minute, got " + node.describe());
+  std::string why;
+  const auto parsed = parse_rate(node.text(), &why);
+  if (!parsed) node.fail_value(why);
+  return *parsed;
+}
+
 limit read_limit(const yaml_node& node, std::string_view route_name, std::size_t index) {
   node.expect_map();
   limit out;
   if (const auto per = node.get("per")) read_per(*per, out);
 
   const auto rate_node = node.get("rate");
-  if (rate_node) {
-    if (!rate_node->raw().IsScalar()) {
-      rate_node->fail("expected a rate such as 60/minute, got " + rate_node->describe());
-    }
-    std::string why;
-    out.rate = parse_rate(rate_node->text(), &why);
-    if (!out.rate) rate_node->fail_value(why);
-  }
+  if (rate_node) out.rate = read_rate(*rate_node);
 
   if (const auto algo = node.get("algorithm")) {
     out.algo = read_algorithm(*algo);

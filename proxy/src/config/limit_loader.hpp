@@ -13,4 +13,8 @@ namespace sluice::config {
 /// name and its identity. Throws config_error.
 limit read_limit(const yaml_node& node, std::string_view route_name, std::size_t index);
 
+/// A rate such as 60/minute at `node` (a limit's rate, a websocket block's messages_per_ip).
+/// Throws config_error.
+rate read_rate(const yaml_node& node);
+
 }  // namespace sluice::config

@@ -7,6 +7,7 @@
 #include "config/config_names.hpp"
 #include "config/http_token.hpp"
 #include "config/limit_loader.hpp"
+#include "config/websocket_loader.hpp"
 
 namespace sluice::config {
 namespace {
@@ -94,6 +95,12 @@ void read_exempt_and_limits(const yaml_node& node, route& out) {
   for (std::size_t i = 0; i < items.size(); ++i) out.limits.push_back(read_limit(items[i], out.name, i));
 }
 
+// Shared by routes and the default route. Allowed on an exempt route too: without the block an
+// exempt route could not carry WebSockets at all.
+void read_websocket_block(const yaml_node& node, route& out) {
+  if (const auto ws = node.get("websocket")) out.websocket = read_websocket(*ws, out.name);
+}
+
 // True when every request `later` matches is taken by `earlier` first.
 bool hides(const route& earlier, const route& later) {
   if (earlier.match != later.match || earlier.pattern != later.pattern) return false;
@@ -123,6 +130,7 @@ std::vector<route> read_routes(const yaml_node& list) {
     read_match(node, r);
     if (const auto methods = node.get("methods")) r.methods = read_methods(*methods);
     read_exempt_and_limits(node, r);
+    read_websocket_block(node, r);
     for (std::size_t i = 0; i < out.size(); ++i) {
       if (hides(out[i], r)) {
         node.fail("never matches: route " + quoted(out[i].name) + " (line " +
@@ -145,6 +153,7 @@ route read_default_route(const std::optional<yaml_node>& node) {
   if (!node) return out;
   node->expect_map();
   read_exempt_and_limits(*node, out);
+  read_websocket_block(*node, out);
   return out;
 }
 

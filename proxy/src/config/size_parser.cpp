@@ -38,4 +38,13 @@ std::optional<std::uint64_t> parse_size(std::string_view text, std::string* erro
   return fail("unknown unit \"" + std::string(suffix) + "\" (KiB, MiB, GiB, or a plain number of bytes)");
 }
 
+std::string format_size(std::uint64_t bytes) {
+  for (auto u = size_units.rbegin(); u != size_units.rend(); ++u) {
+    if (u->bytes > 1 && bytes != 0 && bytes % u->bytes == 0) {
+      return std::to_string(bytes / u->bytes) + std::string(u->name);
+    }
+  }
+  return std::to_string(bytes);
+}
+
 }  // namespace sluice::config

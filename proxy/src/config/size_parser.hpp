@@ -12,4 +12,8 @@ namespace sluice::config {
 /// nullopt with `error` set when malformed or too large for 64 bits.
 std::optional<std::uint64_t> parse_size(std::string_view text, std::string* error = nullptr);
 
+/// Text parse_size reads back as `bytes`: the largest unit that divides it exactly ("64KiB",
+/// "1MiB"), else the plain number.
+std::string format_size(std::uint64_t bytes);
+
 }  // namespace sluice::config

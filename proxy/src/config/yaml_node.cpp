@@ -120,6 +120,8 @@ std::uint64_t yaml_node::integer(std::uint64_t min, std::uint64_t max) const {
       (ec != std::errc{} && ec != std::errc::result_out_of_range)) {
     fail("expected an integer, got " + describe());
   }
+  // "must be at most N, got -1" would read as if -1 were too large.
+  if (negative && min == 0) fail("expected a non-negative integer, got " + s);
   if (negative || ec == std::errc::result_out_of_range || value < min || value > max) {
     fail(range_message(min, max) + ", got " + s);
   }
@@ -151,7 +153,10 @@ std::uint64_t yaml_node::size(std::uint64_t min, std::uint64_t max) const {
   std::string why;
   const auto value = parse_size(node_.Scalar(), &why);
   if (!value) fail_value(why);
-  if (*value < min || *value > max) fail_value(range_message(min, max) + " bytes");
+  if (*value < min || *value > max) {
+    const std::uint64_t last = max == UINT64_MAX ? min : max;  // the number the message ends on
+    fail_value(range_message(min, max) + (last == 1 ? " byte" : " bytes"));
+  }
   return *value;
 }
 

@@ -34,6 +34,14 @@ struct bad_fixture {
 
 // Sorted by fixture name. Each fixture is a valid config but for the one mistake it is named for.
 const bad_fixture bad_fixtures[] = {
+    {"bad_admin_allow_empty.yaml",
+     R"(:5:10: admin.allow: empty list would refuse every client; set admin.enabled: false instead)"},
+    {"bad_admin_default_listen.yaml",
+     R"(:1:9: listen: "127.0.0.1:9901": clashes with the admin listener's default address (127.0.0.1:9901); set admin.listen to another port, or admin.enabled: false)"},
+    {"bad_admin_listen.yaml",
+     R"(:5:11: admin.listen: "127.0.0.1:8080": clashes with listen (127.0.0.1:8080); the admin listener needs a port of its own)"},
+    {"bad_admin_token_env.yaml",
+     R"(:4:14: admin.token_env: "sluice-admin-token": expected the name of an environment variable (letters, digits and "_", not starting with a digit))"},
     {"bad_access_log.yaml",
      R"(:3:13: access_log: "stdot": expected stdout, off or a file path (absolute, or relative starting with ./))"},
     {"bad_algorithm.yaml",
@@ -47,7 +55,7 @@ const bad_fixture bad_fixtures[] = {
     {"bad_cidr.yaml",
      R"(:4:33: client_ip.trusted_proxies[1]: "192.168.1.1/16": host bits set past the prefix length)"},
     {"bad_default_key.yaml",
-     R"(:4:3: default.path: unknown key "path" (the default route matches whatever no route does; it takes only limits and exempt))"},
+     R"(:4:3: default.path: unknown key "path" (the default route matches whatever no route does; it takes only limits, exempt and websocket))"},
     {"bad_duplicate_key.yaml",
      R"(:9:9: routes[0].limits[0].rate: duplicate key "rate" (first at line 8))"},
     {"bad_duplicate_route.yaml",
@@ -132,6 +140,18 @@ const bad_fixture bad_fixtures[] = {
      R"(:7:5: routes[1]: never matches: route "services" (line 4) comes first with the same exact pattern and all of its methods)"},
     {"bad_upstream_address.yaml",
      R"(:2:12: upstream.address: "backend.internal": missing port (expected host:port))"},
+    {"bad_websocket_action.yaml",
+     R"(:8:25: routes[0].websocket.on_message_limit: "kill": unknown action (close, drop))"},
+    {"bad_websocket_action_without_rate.yaml",
+     R"(:8:25: routes[0].websocket.on_message_limit: on_message_limit applies to messages_per_ip, and this block has none)"},
+    {"bad_websocket_empty.yaml",
+     R"(:6:5: routes[0].websocket: expected a map, got nothing (write "websocket: {}" for every default))"},
+    {"bad_websocket_max_connections.yaml",
+     R"(:7:24: routes[0].websocket.max_connections: expected a non-negative integer, got -1)"},
+    {"bad_websocket_misplaced_key.yaml",
+     R"(:6:5: routes[0].max_connections_per_ip: unknown key "max_connections_per_ip" (it belongs in a route's "websocket" block))"},
+    {"bad_websocket_queued_bytes.yaml",
+     R"(:5:23: default.websocket.max_queued_bytes: "512": must be at least 1024 bytes (the relay holds a whole frame header and some payload))"},
     {"bad_workers.yaml",
      R"(:1:10: workers: must be at most 256, got 300)"},
 };
@@ -207,4 +227,66 @@ TEST_CASE("a value left empty is reported at its key") {
     CHECK(std::string(e.what()) ==
           "x.yaml:2:3: upstream.address: expected host:port, got nothing");
   }
+}
+
+TEST_CASE("websocket, admin and metrics keys get the same errors as every other key") {
+  auto error_of = [](const std::string& yaml) {
+    try {
+      load_string("upstream: {address: 127.0.0.1:9000}\n" + yaml, "x.yaml");
+    } catch (const config_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("<loaded>");
+  };
+  CHECK(error_of("routes: [{name: ws, path: /ws, websocket: {idle_timout: 5m}}]\n") ==
+        R"(x.yaml:2:44: routes[0].websocket.idle_timout: unknown key "idle_timout" (did you mean "idle_timeout"?))");
+  CHECK(error_of("routes: [{name: ws, path: /ws, websocket: {messages_per_ip: 10/sec}}]\n") ==
+        R"(x.yaml:2:61: routes[0].websocket.messages_per_ip: "10/sec": unknown unit (second, minute, hour, day))");
+  CHECK(error_of("routes: [{name: ws, path: /ws, websocket: {idle_timeout: 0s}}]\n") ==
+        R"(x.yaml:2:58: routes[0].websocket.idle_timeout: "0s": must be greater than zero)");
+  CHECK(error_of("routes: [{name: ws, path: /ws, websocket: {max_message_size: 0}}]\n") ==
+        R"(x.yaml:2:62: routes[0].websocket.max_message_size: "0": must be at least 1 byte)");
+  CHECK(error_of("routes: [{name: ws, path: /ws, websocket: true}]\n") ==
+        R"(x.yaml:2:43: routes[0].websocket: expected a map, got "true" (write "websocket: {}" for every default))");
+  CHECK(error_of("caps: {max_websockets: 0}\n") ==
+        "x.yaml:2:24: caps.max_websockets: must be between 1 and 4294967295, got 0");
+  CHECK(error_of("admin: {token_env: $SLUICE_ADMIN_TOKEN}\n") ==
+        R"(x.yaml:2:20: admin.token_env: "$SLUICE_ADMIN_TOKEN": write the variable's name without "$")");
+  CHECK(error_of("admin: {listen: localhost:9901}\n") ==
+        R"(x.yaml:2:17: admin.listen: "localhost:9901": host must be an IP address (e.g. 127.0.0.1 or [::1]), not a name)");
+  CHECK(error_of("admin: {allow: [10.0.0.1/8]}\n") ==
+        R"(x.yaml:2:17: admin.allow[0]: "10.0.0.1/8": host bits set past the prefix length)");
+  CHECK(error_of("admin: {enabled: yes}\n") ==
+        R"(x.yaml:2:18: admin.enabled: expected true or false, got "yes")");
+  CHECK(error_of("metrics: {enabled: on}\n") ==
+        R"(x.yaml:2:20: metrics.enabled: expected true or false, got "on")");
+  // "enabled" belongs to admin and metrics both: the message lists the keys of the map it is in.
+  CHECK(error_of("caps: {enabled: true}\n") ==
+        R"(x.yaml:2:8: caps.enabled: unknown key "enabled" (known keys: max_header_bytes, )"
+        R"(max_body_bytes, max_client_connections, max_websockets))");
+  CHECK(error_of("token_env: X\n") ==
+        R"(x.yaml:2:1: token_env: unknown key "token_env" (it belongs under "admin"))");
+}
+
+TEST_CASE("the admin listener may not share the proxy's socket, wildcards included") {
+  auto loads = [](const std::string& listen, const std::string& admin) {
+    try {
+      load_string("listen: \"" + listen + "\"\nupstream: {address: 127.0.0.1:9000}\n" + admin, "x.yaml");
+    } catch (const config_error&) {
+      return false;
+    }
+    return true;
+  };
+  CHECK_FALSE(loads("0.0.0.0:8080", "admin: {listen: 127.0.0.1:8080}\n"));
+  CHECK_FALSE(loads("127.0.0.1:8080", "admin: {listen: \"[::]:8080\"}\n"));
+  CHECK_FALSE(loads("[::1]:8080", "admin: {listen: \"[::1]:8080\"}\n"));
+  CHECK(loads("127.0.0.1:8080", "admin: {listen: 127.0.0.2:8080}\n"));
+  CHECK(loads("127.0.0.1:8080", "admin: {listen: \"[::1]:8080\"}\n"));
+  CHECK(loads("0.0.0.0:8080", "admin: {listen: \"[::1]:8080\"}\n"));
+  CHECK(loads("127.0.0.1:8080", "admin: {listen: 127.0.0.1:8081}\n"));
+  // Port 0 is a fresh port for each listener (tests run both on 0).
+  CHECK(loads("127.0.0.1:0", "admin: {listen: 127.0.0.1:0}\n"));
+  // A disabled admin listener binds nothing, so it clashes with nothing.
+  CHECK(loads("127.0.0.1:9901", "admin: {enabled: false}\n"));
+  CHECK(loads("127.0.0.1:8080", "admin: {enabled: false, listen: 127.0.0.1:8080}\n"));
 }

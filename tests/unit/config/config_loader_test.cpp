@@ -38,11 +38,19 @@ TEST_CASE("a config with only the upstream gets every default") {
   CHECK(cfg->caps.max_header_bytes == 16384);
   CHECK(cfg->caps.max_body_bytes == 10485760);
   CHECK(cfg->caps.max_client_connections == 10000);
+  CHECK(cfg->caps.max_websockets == 10000);
   CHECK(cfg->client_ip.trusted_proxies.empty());
   CHECK(cfg->client_ip.ipv6_prefix == 64);
   CHECK(cfg->allowlist.empty());
   CHECK(cfg->key_table.max_keys == 1000000);
   CHECK(cfg->access_log == "stdout");
+  CHECK(cfg->admin.enabled);
+  CHECK(cfg->admin.listen == endpoint{"127.0.0.1", 9901});
+  REQUIRE(cfg->admin.allow.size() == 2);
+  CHECK(cfg->admin.allow[0].to_string() == "127.0.0.0/8");
+  CHECK(cfg->admin.allow[1].to_string() == "::1/128");
+  CHECK(cfg->admin.token_env.empty());
+  CHECK(cfg->metrics.enabled);
   CHECK(cfg->routes.empty());
   CHECK(cfg->default_route.name == "default");
   CHECK(cfg->default_route.match == match_kind::prefix);
@@ -50,6 +58,7 @@ TEST_CASE("a config with only the upstream gets every default") {
   CHECK(cfg->default_route.methods.empty());
   CHECK_FALSE(cfg->default_route.exempt);
   CHECK(cfg->default_route.limits.empty());
+  CHECK_FALSE(cfg->default_route.websocket.has_value());
 }
 
 TEST_CASE("every key of a full config lands in its field") {
@@ -67,6 +76,7 @@ TEST_CASE("every key of a full config lands in its field") {
   CHECK(cfg->caps.max_header_bytes == 32 * 1024);
   CHECK(cfg->caps.max_body_bytes == 1024ull * 1024 * 1024);
   CHECK(cfg->caps.max_client_connections == 500);
+  CHECK(cfg->caps.max_websockets == 200);
   REQUIRE(cfg->client_ip.trusted_proxies.size() == 2);
   CHECK(cfg->client_ip.trusted_proxies[0] == *sluice::cidr::parse("10.0.0.0/8"));
   CHECK(cfg->client_ip.trusted_proxies[1] == *sluice::cidr::parse("::1/128"));
@@ -76,6 +86,13 @@ TEST_CASE("every key of a full config lands in its field") {
   CHECK(cfg->allowlist[1].to_string() == "2001:db8::/32");
   CHECK(cfg->key_table.max_keys == 5000);
   CHECK(cfg->access_log == "/var/log/sluice/access.log");
+  CHECK_FALSE(cfg->admin.enabled);
+  CHECK(cfg->admin.listen == endpoint{"::1", 9902});
+  REQUIRE(cfg->admin.allow.size() == 2);
+  CHECK(cfg->admin.allow[0].to_string() == "10.1.0.0/16");
+  CHECK(cfg->admin.allow[1].to_string() == "fd00::/8");
+  CHECK(cfg->admin.token_env == "SLUICE_TEST_TOKEN");
+  CHECK_FALSE(cfg->metrics.enabled);
 
   REQUIRE(cfg->routes.size() == 3);
   const route& health = cfg->routes[0];
@@ -84,12 +101,23 @@ TEST_CASE("every key of a full config lands in its field") {
   CHECK(health.pattern == "/health");
   CHECK(health.exempt);
   CHECK(health.limits.empty());
+  // `websocket: {}` on an exempt route: upgrades allowed, every setting at its default.
+  REQUIRE(health.websocket.has_value());
+  CHECK(health.websocket->max_connections_per_ip == 0);
+  CHECK(health.websocket->max_connections == 0);
+  CHECK_FALSE(health.websocket->messages_per_ip.has_value());
+  CHECK(health.websocket->on_message_limit == message_limit_action::close);
+  CHECK(health.websocket->idle_timeout == 5min);
+  CHECK(health.websocket->max_message_bytes == 1024 * 1024);
+  CHECK(health.websocket->max_queued_bytes == 64 * 1024);
+  CHECK(health.websocket->id != 0);
 
   const route& projects = cfg->routes[1];
   CHECK(projects.match == match_kind::glob);
   CHECK(projects.pattern == "/api/projects/*/files/**");
   CHECK(projects.methods == std::vector<std::string>{"GET", "HEAD"});
   CHECK_FALSE(projects.exempt);
+  CHECK_FALSE(projects.websocket.has_value());
   REQUIRE(projects.limits.size() == 2);
   const limit& by_key = projects.limits[0];
   CHECK(by_key.per == key_kind::header);
@@ -119,10 +147,92 @@ TEST_CASE("every key of a full config lands in its field") {
   CHECK(jobs.limits[1].burst == 0);
   CHECK(jobs.limits[1].max_in_flight == 4);
   CHECK(jobs.limits[1].name == "max_in_flight 4 per header x-api-key");
+  REQUIRE(jobs.websocket.has_value());
+  CHECK(jobs.websocket->max_connections_per_ip == 3);
+  CHECK(jobs.websocket->max_connections == 50);
+  CHECK(jobs.websocket->messages_per_ip == rate{5, 2s});
+  CHECK(jobs.websocket->on_message_limit == message_limit_action::drop);
+  CHECK(jobs.websocket->idle_timeout == 90s);
+  CHECK(jobs.websocket->max_message_bytes == 256 * 1024);
+  CHECK(jobs.websocket->max_queued_bytes == 2048);
 
   REQUIRE(cfg->default_route.limits.size() == 1);
   CHECK(cfg->default_route.limits[0].rate == rate{600, 1min});
   CHECK(cfg->default_route.limits[0].name == "600/minute per ip");
+  REQUIRE(cfg->default_route.websocket.has_value());
+  CHECK(cfg->default_route.websocket->max_connections == 7);
+  CHECK(cfg->default_route.websocket->max_connections_per_ip == 0);
+}
+
+TEST_CASE("a websocket block's id follows the route name and the block, nothing else") {
+  auto id_of = [](const std::string& route) {
+    const auto cfg = load_yaml(upstream_only + "routes:\n" + route);
+    REQUIRE(cfg->routes.at(0).websocket.has_value());
+    return cfg->routes.at(0).websocket->id;
+  };
+  const std::string block = "{max_connections_per_ip: 5, messages_per_ip: 10/second}";
+  const std::uint64_t id = id_of("  - {name: ws, path: /ws, websocket: " + block + "}\n");
+  CHECK(id != 0);
+  CHECK(id == id_of("  - {name: ws, path: /ws, websocket: " + block + "}\n"));
+  // The route's match, methods and limits are not part of the block.
+  CHECK(id == id_of("  - {name: ws, prefix: /sockets/, methods: [GET], limits: [{rate: 1/s}], websocket: " +
+                    block + "}\n"));
+  // Spelling a setting differently, or writing a default out, is the same block.
+  CHECK(id == id_of("  - {name: ws, path: /ws, websocket: {messages_per_ip: 10/s, max_connections_per_ip: 5, "
+                    "idle_timeout: 5m, on_message_limit: close}}\n"));
+  CHECK(id != id_of("  - {name: ws2, path: /ws, websocket: " + block + "}\n"));
+  const char* changes[] = {
+      "{max_connections_per_ip: 6, messages_per_ip: 10/second}",
+      "{max_connections_per_ip: 5, messages_per_ip: 10/second, max_connections: 1}",
+      "{max_connections_per_ip: 5, messages_per_ip: 10/minute}",
+      "{max_connections_per_ip: 5, messages_per_ip: 11/second}",
+      "{max_connections_per_ip: 5}",
+      "{max_connections_per_ip: 5, messages_per_ip: 10/second, on_message_limit: drop}",
+      "{max_connections_per_ip: 5, messages_per_ip: 10/second, idle_timeout: 4m}",
+      "{max_connections_per_ip: 5, messages_per_ip: 10/second, max_message_size: 2MiB}",
+      "{max_connections_per_ip: 5, messages_per_ip: 10/second, max_queued_bytes: 32KiB}",
+  };
+  for (const char* changed : changes) {
+    INFO("block " << changed);
+    CHECK(id != id_of(std::string("  - {name: ws, path: /ws, websocket: ") + changed + "}\n"));
+  }
+  // Never equal to a limit's id on the same route.
+  const auto cfg = load_yaml(upstream_only + "routes:\n  - {name: ws, path: /ws, limits: [{rate: 1/s}], "
+                                             "websocket: {}}\n");
+  CHECK(cfg->routes[0].websocket->id != cfg->routes[0].limits[0].id);
+}
+
+TEST_CASE("admin and metrics default when left out, and admin.allow only when absent") {
+  const auto cfg = load_yaml(upstream_only + "admin: {listen: 127.0.0.1:0, token_env: _T0}\nmetrics: {}\n");
+  CHECK(cfg->admin.enabled);
+  CHECK(cfg->admin.listen == endpoint{"127.0.0.1", 0});
+  CHECK(cfg->admin.allow.size() == 2);
+  CHECK(cfg->admin.token_env == "_T0");
+  CHECK(cfg->metrics.enabled);
+  const auto narrowed = load_yaml(upstream_only + "admin: {allow: [10.9.8.7]}\n");
+  REQUIRE(narrowed->admin.allow.size() == 1);
+  CHECK(narrowed->admin.allow[0].to_string() == "10.9.8.7/32");
+}
+
+TEST_CASE("websocket sizes and limits take their whole range") {
+  const auto cfg = load_yaml(upstream_only +
+                             "routes:\n"
+                             "  - name: ws\n"
+                             "    path: /ws\n"
+                             "    websocket:\n"
+                             "      max_connections_per_ip: 0\n"
+                             "      max_connections: 4294967295\n"
+                             "      messages_per_ip: 5000000/second\n"
+                             "      max_message_size: 1\n"
+                             "      max_queued_bytes: 1KiB\n"
+                             "      idle_timeout: 1d\n");
+  const websocket_settings& ws = *cfg->routes.at(0).websocket;
+  CHECK(ws.max_connections == 4294967295u);
+  // The sliding window's count cap is a limit's; a message rate is counted like a token bucket.
+  CHECK(ws.messages_per_ip == rate{5000000, 1s});
+  CHECK(ws.max_message_bytes == 1);
+  CHECK(ws.max_queued_bytes == 1024);
+  CHECK(ws.idle_timeout == 24h);
 }
 
 TEST_CASE("per defaults to ip and burst to the rate's count") {
@@ -225,6 +335,9 @@ TEST_CASE("the shipped config/sluice.yaml loads with the documented routes") {
   const expected_route expected[] = {
       {"health", match_kind::exact, "/health", true, 0},
       {"admin", match_kind::prefix, "/api/admin/", true, 0},
+      {"ws", match_kind::exact, "/ws", false, 30},
+      {"system-ws", match_kind::exact, "/api/system/ws", false, 30},
+      {"system-metrics", match_kind::exact, "/api/system/metrics", false, 30},
       {"stats", match_kind::exact, "/api/system/stats", false, 60},
       {"ports", match_kind::exact, "/api/system/ports", false, 30},
       {"services", match_kind::exact, "/api/services", false, 60},
@@ -248,7 +361,23 @@ TEST_CASE("the shipped config/sluice.yaml loads with the documented routes") {
     CHECK(r.limits[0].per == key_kind::ip);
     CHECK(r.limits[0].rate == rate{expected[i].per_minute, 1min});
     CHECK(r.limits[0].algo == algorithm::sliding_window);
+    if (r.pattern.ends_with("/ws") || r.pattern.ends_with("/metrics")) {
+      REQUIRE(r.websocket.has_value());
+      CHECK(r.websocket->max_connections_per_ip == 5);
+      CHECK(r.websocket->max_connections == 1000);
+      CHECK(r.websocket->messages_per_ip == rate{10, 1s});
+      CHECK(r.websocket->on_message_limit == message_limit_action::close);
+      CHECK(r.websocket->idle_timeout == 5min);
+      CHECK(r.websocket->max_message_bytes == 1024 * 1024);
+      CHECK(r.websocket->max_queued_bytes == 64 * 1024);
+    } else {
+      CHECK_FALSE(r.websocket.has_value());
+    }
   }
+  CHECK(cfg->admin.enabled);
+  CHECK(cfg->admin.listen == endpoint{"127.0.0.1", 9901});
+  CHECK(cfg->admin.token_env == "SLUICE_ADMIN_TOKEN");
+  CHECK(cfg->metrics.enabled);
 
   const route& fallback = cfg->default_route;
   CHECK_FALSE(fallback.exempt);

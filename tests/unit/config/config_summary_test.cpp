@@ -32,3 +32,25 @@ TEST_CASE("summarize shows name, match, methods and each limit") {
         "5/30s, max_in_flight 100 per route (sliding_window)");
   CHECK(summarize(cfg->default_route) == "default  prefix /  ANY  no limits");
 }
+
+TEST_CASE("summarize adds a route's websocket caps") {
+  const auto cfg = load_string(
+      "upstream: {address: 127.0.0.1:9000}\n"
+      "routes:\n"
+      "  - name: ws\n"
+      "    path: /ws\n"
+      "    limits: [{per: ip, rate: 30/minute}]\n"
+      "    websocket:\n"
+      "      max_connections_per_ip: 5\n"
+      "      max_connections: 1000\n"
+      "      messages_per_ip: 10/second\n"
+      "      on_message_limit: drop\n"
+      "  - {name: events, path: /events, exempt: true, websocket: {}}\n"
+      "default: {websocket: {max_connections: 20}}\n",
+      "summary.yaml");
+  CHECK(summarize(cfg->routes[0]) ==
+        "ws  exact /ws  ANY  30/minute per ip (sliding_window)  websocket: max_connections_per_ip 5, "
+        "max_connections 1000, messages_per_ip 10/second (drop)");
+  CHECK(summarize(cfg->routes[1]) == "events  exact /events  ANY  exempt  websocket: no caps");
+  CHECK(summarize(cfg->default_route) == "default  prefix /  ANY  no limits  websocket: max_connections 20");
+}
