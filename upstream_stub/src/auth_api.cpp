@@ -1,8 +1,6 @@
 #include "auth_api.hpp"
 
-#include <cstdio>
 #include <optional>
-#include <random>
 #include <string>
 
 namespace sluice::stub {
@@ -44,21 +42,9 @@ string_response bad_credentials_body() {
                         {{"success", false}});
 }
 
-/// 128 random bits as hex; nothing checks tokens yet, they only have to look like the seed's.
-std::string random_token() {
-  std::random_device entropy;
-  std::string token;
-  for (int i = 0; i < 4; ++i) {
-    char word[9];
-    std::snprintf(word, sizeof word, "%08x", static_cast<unsigned>(entropy()));
-    token += word;
-  }
-  return token;
-}
-
 }  // namespace
 
-auth_api::auth_api(user_store& users) : users_(users) {}
+auth_api::auth_api(user_store& users, issued_tokens& tokens) : users_(users), tokens_(tokens) {}
 
 void auth_api::add_routes(router& routes) {
   routes.add({"/api/auth/register",
@@ -99,7 +85,8 @@ net::awaitable<string_response> auth_api::login(const buffered_request& req,
     co_return error_response(http::status::unauthorized, "invalid username or password",
                              {{"success", false}});
   }
-  const nlohmann::json body = {{"success", true}, {"token", random_token()}, {"expires_in", 3600}};
+  const nlohmann::json body = {{"success", true}, {"token", tokens_.issue()},
+                               {"expires_in", issued_tokens::lifetime().count()}};
   co_return json_response(http::status::ok, body);
 }
 

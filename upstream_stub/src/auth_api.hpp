@@ -1,6 +1,7 @@
 // The seed's account endpoints: /api/auth/register and /api/auth/login.
 #pragma once
 
+#include "issued_tokens.hpp"
 #include "router.hpp"
 #include "user_store.hpp"
 
@@ -9,8 +10,8 @@ namespace sluice::stub {
 /// Registration and login against an in-memory user_store.
 class auth_api {
  public:
-  /// Keeps a reference; the store outlives the server.
-  explicit auth_api(user_store& users);
+  /// Keeps references; the stores outlive the server.
+  auth_api(user_store& users, issued_tokens& tokens);
   /// Registers the routes of this API.
   void add_routes(router& routes);
 
@@ -23,6 +24,8 @@ class auth_api {
 
   /// Accounts; thread-safe on its own.
   user_store& users_;
+  /// Where login tokens are recorded, so /api/system/ws can check them; thread-safe on its own.
+  issued_tokens& tokens_;
 };
 
 }  // namespace sluice::stub

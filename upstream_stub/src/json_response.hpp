@@ -5,12 +5,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include <string>
 #include <string_view>
 
 namespace sluice::stub {
 
 /// The response type every buffered handler returns.
 using string_response = http::response<http::string_body>;
+
+/// `body` serialized the way every stub answer is: compact, invalid UTF-8 replaced, never throws.
+std::string json_text(const nlohmann::json& body);
 
 /// A response with a JSON body and Content-Type application/json; the session fills in version,
 /// keep-alive and Content-Length.

@@ -1,8 +1,10 @@
 // upstream-stub: the fake backend that sluice protects in tests and `make run`. It plays the seed's
-// Python API (health, system stats sampled per request, ports, services, auth, background jobs)
-// over HTTP/1.1 and adds a few test aids (headers mirror, streaming echo, download, delay).
+// Python API (health, system stats sampled per request, ports, services, auth, background jobs,
+// WebSockets that push stats and echo) over HTTP/1.1 and adds a few test aids (headers mirror,
+// streaming echo, download, delay, WebSocket counts).
 #include "auth_api.hpp"
 #include "event_log.hpp"
+#include "issued_tokens.hpp"
 #include "job_queue.hpp"
 #include "jobs_api.hpp"
 #include "listener.hpp"
@@ -13,6 +15,7 @@
 #include "system_api.hpp"
 #include "test_aids_api.hpp"
 #include "user_store.hpp"
+#include "websocket_api.hpp"
 
 #include <sys/resource.h>
 
@@ -67,14 +70,18 @@ int run(const stub_options& options) {
 
   const stats_sampler sampler(options.stats_interval);
   user_store users;
+  issued_tokens tokens;
   job_queue jobs(io);
   system_api system_endpoints(counters, sampler, jobs);
-  auth_api auth_endpoints(users);
+  auth_api auth_endpoints(users, tokens);
   jobs_api jobs_endpoints(jobs);
+  websocket_api websocket_endpoints(counters, sampler, tokens,
+                                    websocket_settings{options.ws_interval});
   test_aids_api test_aids;
   system_endpoints.add_routes(routes);
   auth_endpoints.add_routes(routes);
   jobs_endpoints.add_routes(routes);
+  websocket_endpoints.add_routes(routes);
   test_aids.add_routes(routes);
 
   std::optional<listener> server;
@@ -87,9 +94,9 @@ int run(const stub_options& options) {
     return 1;
   }
   // Tests wait for this exact line to learn the port; it is printed once, after bind.
-  char settings[96];
-  std::snprintf(settings, sizeof settings, " (threads %u, stats interval %g s)", options.threads,
-                options.stats_interval.count());
+  char settings[128];
+  std::snprintf(settings, sizeof settings, " (threads %u, stats interval %g s, ws interval %g s)",
+                options.threads, options.stats_interval.count(), options.ws_interval.count());
   event_log::write("listening on " + endpoint_text(server->local_endpoint()) + settings);
 
   jobs.start();

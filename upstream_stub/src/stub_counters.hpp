@@ -18,6 +18,10 @@ struct stub_counters {
   std::atomic<std::uint64_t> connections_total{0};
   /// Requests answered since start (any status).
   std::atomic<std::uint64_t> requests_total{0};
+  /// WebSockets open right now (handshake answered, session not yet ended).
+  std::atomic<std::int64_t> websockets_open{0};
+  /// WebSockets opened since start.
+  std::atomic<std::uint64_t> websockets_total{0};
 
   /// Seconds since start, rounded to milliseconds.
   double uptime_s() const {

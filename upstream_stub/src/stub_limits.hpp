@@ -33,5 +33,20 @@ inline constexpr std::uint64_t max_stream_bytes = 1ull << 30;
 inline constexpr std::uint64_t max_stream_chunk_bytes = 1ull << 20;
 /// /api/stream chunk size when the query names none.
 inline constexpr std::uint64_t default_stream_chunk_bytes = 16 * 1024;
+/// Largest WebSocket message the stub reads (and so echoes); bigger is closed with 1009 by Beast.
+inline constexpr std::size_t max_ws_message_bytes = 16 * 1024 * 1024;
+/// Bytes of WebSocket messages that may wait behind the one being written. A client that sends
+/// but does not read would otherwise grow the queue without end; past this it is closed with 1008.
+/// One message of any size is always accepted when nothing waits, so a 16 MiB echo still fits.
+inline constexpr std::size_t max_ws_queue_bytes = 4 * 1024 * 1024;
+/// Time for the WebSocket opening handshake answer and for a closing handshake to finish.
+inline constexpr std::chrono::seconds ws_handshake_timeout{30};
+/// A WebSocket that receives nothing for half of this gets a ping; nothing for all of it (not even
+/// the pong, or a write stuck behind a client that does not read) and it is dropped.
+inline constexpr std::chrono::seconds ws_idle_timeout{60};
+/// Lifetime of a login token (the login answer's expires_in).
+inline constexpr std::chrono::seconds token_lifetime{3600};
+/// Login tokens remembered; the oldest are forgotten past this, so logins cannot grow memory.
+inline constexpr std::size_t max_issued_tokens = 100'000;
 
 }  // namespace sluice::stub

@@ -113,7 +113,8 @@ options:
                             line says "listening on ADDR:PORT" with the real port.
   --stats-interval SECONDS  CPU sampling window of each /api/system/stats request (default 0.1);
                             every request takes this long, like psutil.cpu_percent(interval=...)
-  --ws-interval SECONDS     push period of the WebSocket endpoints (default 1; not served yet)
+  --ws-interval SECONDS     period of the stats messages on the WebSocket endpoints (default 1);
+                            0 turns them off, so a WebSocket only echoes
   --threads N               threads running the server (default 1)
 
 endpoints (the seed's API):
@@ -125,6 +126,19 @@ endpoints (the seed's API):
   POST /api/auth/login         {"username","password"} -> 200 with a token, 400, 401
   POST /api/jobs               {"duration_ms":N,"input":...} optional -> 202 + Location
   GET  /api/jobs/{id}          queued | running | done, with the result when done
+  GET  /ws                     WebSocket, public: stats pushed every --ws-interval, echo
+  GET  /api/system/ws          the same WebSocket, needing a token from /api/auth/login as
+                               "Authorization: Bearer TOKEN" or ?token=TOKEN (else 401, no
+                               upgrade)
+  GET  /api/system/metrics     the same WebSocket, public
+
+  Each WebSocket pushes the /api/system/stats document as a text message every --ws-interval,
+  echoes every message (same type, byte-exact, up to 16 MiB, bigger is closed with 1009; fragments
+  are echoed as one message), answers pings, and answers a client's close with the same code (not
+  the reason). The text message "close:CODE:REASON" or "close:CODE" (e.g. close:4001:bye; CODE
+  1000-1003, 1007-1013 or 3000-4999, REASON at most 123 bytes) makes the stub close with that code
+  and reason instead; anything else is echoed. A client that lets more than 4 MiB of answers wait
+  unread is closed with 1008. A GET without the upgrade gets 426.
 
 test aids (not in the seed; for sluice's tests):
   GET      /api/headers               the method, target and header fields received, as JSON
@@ -132,6 +146,7 @@ test aids (not in the seed; for sluice's tests):
   GET      /api/stream?bytes=N&chunk=M  N bytes (<= 1 GiB, byte i = i % 251), chunked by M
                                         (default 16384)
   GET      /api/delay?ms=N            answers after N ms (at most 120000)
+  GET      /api/ws/stats              WebSockets open now and since start: {"open":N,"total":M}
 
 Every path also answers HEAD where it answers GET. Unknown paths get 404, known paths with another
 method 405 with Allow. SIGINT or SIGTERM stops the stub (exit 0); bad arguments exit 2.

@@ -27,7 +27,7 @@ struct stub_options {
   unsigned short listen_port = 0;
   /// CPU sampling window of each /api/system/stats request; 0 answers at once with usage 0.
   std::chrono::duration<double> stats_interval{0.1};
-  /// Push period of the WebSocket endpoints (they come later; accepted and validated now).
+  /// Push period of the stats messages on the WebSocket endpoints; 0 turns them off (echo only).
   std::chrono::duration<double> ws_interval{1.0};
   /// Threads running the io_context.
   unsigned threads = 1;

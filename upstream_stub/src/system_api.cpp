@@ -64,6 +64,12 @@ net::awaitable<string_response> system_api::services(const buffered_request&,
                   {"uptime_s", uptime},
                   {"interval_s", sampler_.interval().count()},
                   {"samples_total", sampler_.samples_total()}});
+  list.push_back(
+      {{"name", "websocket"},
+       {"status", "running"},
+       {"uptime_s", uptime},
+       {"websockets_open", counters_.websockets_open.load(std::memory_order_relaxed)},
+       {"websockets_total", counters_.websockets_total.load(std::memory_order_relaxed)}});
   const nlohmann::json body = {{"success", true}, {"services", std::move(list)}};
   co_return json_response(http::status::ok, body);
 }
