@@ -201,7 +201,8 @@ def test_check_accepts_the_shipped_config():
     assert result.returncode == 0, result.stderr
     # Every route of the shipped file is listed, the default last.
     names = [line.split()[0] for line in result.stdout.splitlines()[1:] if line.strip()]
-    assert names == ["health", "admin", "stats", "ports", "services", "login", "register",
+    assert names == ["health", "admin", "ws", "system-ws", "system-metrics", "stats", "ports",
+                     "services", "login", "register",
                      "default"]
 
 

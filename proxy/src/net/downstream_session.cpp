@@ -9,6 +9,7 @@
 #include "net/http_io.hpp"
 #include "net/local_response.hpp"
 #include "net/request_exchange.hpp"
+#include "net/websocket_relay.hpp"
 #include "net/worker.hpp"
 
 namespace sluice::net {
@@ -48,6 +49,7 @@ downstream_session::~downstream_session() {
 }
 
 void downstream_session::shutdown() {
+  if (relay_ != nullptr) relay_->going_away();
   if (idle_) {
     boost::system::error_code ignored;
     socket_.cancel(ignored);
@@ -60,6 +62,7 @@ void downstream_session::abort() {
   socket_.close(ignored);
   // A request waiting on the upstream would otherwise keep the worker alive until it answers.
   if (upstream_socket_ != nullptr) upstream_socket_->close(ignored);
+  if (relay_ != nullptr) relay_->abort();
 }
 
 asio::awaitable<void> downstream_session::run() {

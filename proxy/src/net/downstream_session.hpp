@@ -19,6 +19,7 @@ namespace sluice::net {
 
 class worker;
 class request_exchange;
+class websocket_relay;
 
 /// A client connection and the loop that serves it.
 class downstream_session : public std::enable_shared_from_this<downstream_session> {
@@ -50,6 +51,7 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
   std::string head_buffer_;              // heads are built here; its capacity is reused
   header_arena arena_;                   // both parsers' fields; reset per request
   boost::asio::ip::tcp::socket* upstream_socket_ = nullptr;  // the upstream connection in use
+  websocket_relay* relay_ = nullptr;  // the WebSocket this connection became, while it runs
   bool idle_ = false;  // waiting for the next request: safe to close at shutdown
 };
 

@@ -3,6 +3,7 @@
 // route table, and per-route header values computed once instead of per request.
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,12 @@ class proxy_snapshot {
   metrics::limit_series& limit_metrics(const config::route& r, std::size_t i) const {
     return *limit_metrics_[index_of(r)][i];
   }
+  /// For a route whose websocket block has messages_per_ip: a route holding just that limit
+  /// (a token bucket per client key, burst = the rate's count), for the limiter. Else null.
+  const config::route* message_route(const config::route& r) const {
+    const auto& m = message_routes_[index_of(r)];
+    return m ? &*m : nullptr;
+  }
   /// Route-independent cells, or null when metrics are off.
   metrics::proxy_metrics* metrics() const { return metrics_; }
   /// True when `addr` is in the allowlist.
@@ -53,6 +60,7 @@ class proxy_snapshot {
 
   std::vector<std::string> policy_headers_;  // by route index; default route last
   std::vector<std::vector<std::string>> quoted_names_;  // same order
+  std::vector<std::optional<config::route>> message_routes_;  // same order
   metrics::proxy_metrics* metrics_ = nullptr;
   std::vector<metrics::route_series*> route_metrics_;   // same order; empty: metrics off
   std::vector<std::vector<metrics::limit_series*>> limit_metrics_;

@@ -14,6 +14,7 @@
 #include "net/downstream_session.hpp"
 #include "net/http_io.hpp"
 #include "net/rate_limit_headers.hpp"
+#include "net/websocket_relay.hpp"
 #include "net/worker.hpp"
 #include "routing/client_ip.hpp"
 #include "routing/request_path.hpp"
@@ -249,6 +250,7 @@ asio::awaitable<bool> request_exchange::run() {
 
   decide();
   if (outcome_ == outcome::limited) co_return co_await respond_limited();
+  if (route_->websocket && wants_websocket()) co_return co_await upgrade();
   co_return co_await forward();
 }
 
@@ -598,6 +600,217 @@ asio::awaitable<bool> request_exchange::forward() {
   if (upstream_keep_alive && rp->is_done() && !session_.owner_.stopping())
     pool.release(std::move(conn), up);
   co_return keep_alive;
+}
+
+}  // namespace sluice::net
+
+namespace sluice::net {
+
+// An upgrade to WebSocket, as opposed to any other protocol (h2c and the like are not relayed:
+// their Upgrade is stripped like any hop-by-hop field).
+bool request_exchange::wants_websocket() const {
+  const auto& req = parser_.get();
+  if (!beast::iequals(req[http::field::upgrade], "websocket")) return false;
+  for (const auto token : http::token_list{req[http::field::connection]})
+    if (beast::iequals(std::string_view(token.data(), token.size()), "upgrade")) return true;
+  return false;
+}
+
+asio::awaitable<bool> request_exchange::upgrade() {
+  auto& req = parser_.get();
+  const auto& ws = *route_->websocket;
+  auto& shared = session_.owner_.shared();
+  const auto& up = cfg_.upstream;
+
+  if (req.method() != http::verb::get || req.version() != 11 ||
+      req[http::field::sec_websocket_key].empty() || !parser_.is_done()) {
+    co_return co_await respond_error(http::status::bad_request,
+                                     "malformed WebSocket upgrade (RFC 6455 4.1: GET, HTTP/1.1, "
+                                     "Sec-WebSocket-Key, no body)");
+  }
+  if (req[http::field::sec_websocket_version] != "13") {
+    local_response r;
+    r.status = http::status::upgrade_required;
+    r.body = json_error("unsupported WebSocket version (only 13)", {{"request_id", request_id_}});
+    r.headers.emplace_back("Sec-WebSocket-Version", "13");
+    co_return co_await answer(r);
+  }
+
+  // The connection caps, after the route's rate limits have counted the handshake.
+  const ip_address key_addr = routing::key_address(client_, cfg_.client_ip.ipv6_prefix);
+  const limiter::websocket_caps caps{ws.max_connections_per_ip, ws.max_connections,
+                                     cfg_.caps.max_websockets};
+  const auto refused = shared.websocket_slots().acquire(route_->name, key_addr, caps);
+  if (refused != limiter::websocket_refusal::none) {
+    const bool global = refused == limiter::websocket_refusal::global;
+    metrics::websocket_refusal reason = metrics::websocket_refusal::global;
+    std::string limit = "caps.max_websockets " + std::to_string(cfg_.caps.max_websockets);
+    if (refused == limiter::websocket_refusal::per_ip) {
+      reason = metrics::websocket_refusal::per_ip;
+      limit = "websocket.max_connections_per_ip " + std::to_string(ws.max_connections_per_ip);
+    } else if (refused == limiter::websocket_refusal::per_route) {
+      reason = metrics::websocket_refusal::per_route;
+      limit = "websocket.max_connections " + std::to_string(ws.max_connections);
+    }
+    if (auto* s = snap_->route_metrics(*route_))
+      s->cells(session_.owner_.index()).websocket_refused[static_cast<std::size_t>(reason)].add();
+    outcome_ = outcome::limited;
+    local_response r;
+    r.keep_alive = true;
+    r.status = global ? http::status::service_unavailable : http::status::too_many_requests;
+    nlohmann::json body;
+    body["error"] = global ? "too many WebSocket connections on this proxy"
+                           : "too many WebSocket connections";
+    body["route"] = route_->name;
+    body["limit"] = limit;
+    body["retry_after_s"] = 1;
+    r.body = body.dump();
+    r.headers.emplace_back("Retry-After", "1");
+    const std::string& policy = snap_->policy_header(*route_);
+    if (!policy.empty() && decided_) {
+      r.headers.emplace_back("RateLimit-Policy", policy);
+      std::string value;
+      append_ratelimit_field(*route_, snap_->quoted_names(*route_), decision_, value);
+      r.headers.emplace_back("RateLimit", value);
+    }
+    co_return co_await answer(r);
+  }
+  // Held for the life of the WebSocket and given back exactly once, however it ends.
+  struct slot_guard {
+    limiter::websocket_slots& slots;
+    const std::string& route;
+    ip_address key;
+    ~slot_guard() { slots.release(route, key); }
+  } slot{shared.websocket_slots(), route_->name, key_addr};
+
+  // The upgrade goes to the upstream first: the client is answered 101 only once the upstream
+  // has said yes (and with the subprotocol it chose).
+  upstream_start_ = std::chrono::steady_clock::now();
+  connect_failure failure;
+  auto conn = co_await session_.owner_.pool().acquire(up, cfg_.timeouts.body, failure);
+  if (!conn) {
+    upstream_end_ = std::chrono::steady_clock::now();
+    if (auto* m = snap_->metrics()) m->worker(session_.owner_.index()).upstream_connect_errors.add();
+    if (failure == connect_failure::timeout)
+      co_return co_await respond_error(http::status::gateway_timeout, "upstream connect timeout");
+    co_return co_await respond_error(http::status::bad_gateway, "upstream unavailable");
+  }
+  conn->dl.cancel();
+  message_limit ml;
+  if (const config::route* mr = snap_->message_route(*route_)) {
+    ml.lim = &shared.limiter();
+    ml.route = mr;
+    ml.key.limit_id = mr->limits.front().id;
+    ml.key.value = key_addr.bytes;
+    ml.action = ws.on_message_limit;
+  }
+  websocket_relay relay(std::move(conn->socket), ws, ml, up.response_timeout);
+  struct relay_watch {
+    downstream_session& session;
+    ~relay_watch() { session.relay_ = nullptr; }
+  } watch{session_};
+  session_.relay_ = &relay;
+
+  // End-to-end fields of the client's request, with sluice's forwarding fields.
+  field_list fields;
+  const name_list named = connection_named(req);
+  std::string host;
+  std::string forwarded_for;
+  std::string_view forwarded_proto;
+  for (const auto& f : req) {
+    const auto id = f.name();
+    const std::string_view name = f.name_string();
+    if (is_hop_by_hop(id) || id == http::field::expect || id == http::field::content_length ||
+        id == http::field::transfer_encoding || id == http::field::sec_websocket_key ||
+        id == http::field::sec_websocket_version || id == http::field::sec_websocket_extensions)
+      continue;
+    if (id == http::field::host) {
+      host = f.value();
+      continue;
+    }
+    if (id == http::field::unknown) {
+      if (beast::iequals(name, "X-Forwarded-For")) {
+        if (peer_trusted_) forwarded_for.append(f.value()).append(", ");
+        continue;
+      }
+      if (beast::iequals(name, "X-Forwarded-Proto")) {
+        forwarded_proto = f.value();
+        continue;
+      }
+      if (beast::iequals(name, "X-Request-Id")) continue;
+    } else if (id == http::field::forwarded && !peer_trusted_) {
+      continue;
+    }
+    if (!named.empty() && is_named(named, name)) continue;
+    fields.emplace_back(std::string(name), std::string(f.value()));
+  }
+  fields.emplace_back("X-Forwarded-For", forwarded_for + session_.peer_text_);
+  fields.emplace_back("X-Forwarded-Proto", peer_trusted_ && !forwarded_proto.empty()
+                                               ? std::string(forwarded_proto)
+                                               : std::string("http"));
+  fields.emplace_back("X-Request-Id", request_id_);
+  if (host.empty()) host = up.address.host + ":" + std::to_string(up.address.port);
+
+  upstream_upgrade answer_up = co_await relay.open_upstream(host, std::string(req.target()), fields);
+  if (!answer_up.upgraded) {
+    upstream_end_ = std::chrono::steady_clock::now();
+    if (answer_up.timed_out) {
+      if (auto* m = snap_->metrics()) m->worker(session_.owner_.index()).upstream_timeouts.add();
+      co_return co_await respond_error(http::status::gateway_timeout,
+                                       "upstream did not answer the WebSocket upgrade in time");
+    }
+    if (answer_up.failed || answer_up.status == 0) {
+      co_return co_await respond_error(http::status::bad_gateway,
+                                       "upstream failed the WebSocket upgrade");
+    }
+    // The upstream said no (401, 404, ...): the client hears exactly that.
+    local_response r;
+    r.keep_alive = true;
+    r.status = static_cast<http::status>(answer_up.status);
+    r.body = std::move(answer_up.body);
+    std::vector<std::pair<std::string, std::string>> kept;
+    for (auto& [name, value] : answer_up.fields) {
+      if (beast::iequals(name, "X-Request-Id") || beast::iequals(name, "Content-Type")) continue;
+      kept.emplace_back(std::move(name), std::move(value));
+    }
+    // local_response takes views: they point into `kept`, which outlives the write.
+    for (const auto& [name, value] : kept) r.headers.emplace_back(name, value);
+    co_return co_await answer(r);
+  }
+
+  // The client's side of the handshake: 101 with what the upstream agreed to.
+  field_list client_fields;
+  for (const auto& f : req)
+    client_fields.emplace_back(std::string(f.name_string()), std::string(f.value()));
+  field_list response_fields;
+  for (auto& [name, value] : answer_up.fields) {
+    if (beast::iequals(name, "X-Request-Id")) continue;
+    response_fields.emplace_back(std::move(name), std::move(value));
+  }
+  response_fields.emplace_back("X-Request-Id", request_id_);
+  if (decided_) {
+    const std::string& policy = snap_->policy_header(*route_);
+    if (!policy.empty()) {
+      response_fields.emplace_back("RateLimit-Policy", policy);
+      std::string value;
+      append_ratelimit_field(*route_, snap_->quoted_names(*route_), decision_, value);
+      response_fields.emplace_back("RateLimit", value);
+    }
+  }
+  session_.dl_.cancel();
+  status_ = 101;
+  const bool accepted = co_await relay.accept_client(std::move(session_.socket_),
+                                                     std::string(req.target()),
+                                                     std::move(client_fields),
+                                                     std::move(response_fields));
+  if (!accepted) {
+    status_ = 499;
+    co_return false;
+  }
+  const std::string how = co_await relay.run();
+  upstream_end_ = std::chrono::steady_clock::now();
+  log_event(log_level::info, "websocket " + request_id_ + " on " + route_->name + ": " + how);
+  co_return false;  // the connection was the WebSocket's; it is closed now
 }
 
 }  // namespace sluice::net

@@ -43,6 +43,8 @@ class request_exchange {
   void decide();
   void record_metrics(std::chrono::steady_clock::time_point now) const;
   boost::asio::awaitable<bool> respond_limited();
+  boost::asio::awaitable<bool> upgrade();
+  bool wants_websocket() const;
   boost::asio::awaitable<bool> forward();
   boost::asio::awaitable<bool> respond_error(boost::beast::http::status status,
                                              std::string_view message);

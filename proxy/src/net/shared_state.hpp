@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "limiter/limiter.hpp"
+#include "limiter/websocket_slots.hpp"
 #include "net/access_log.hpp"
 #include "net/proxy_snapshot.hpp"
 
@@ -29,6 +30,8 @@ class shared_state {
 
   /// The limiter (sized from the first config's key_table.max_keys).
   limiter::limiter& limiter() { return limiter_; }
+  /// Open-WebSocket counts behind the connection caps.
+  limiter::websocket_slots& websocket_slots() { return websocket_slots_; }
   /// The access-log sink, or null when logging is off.
   const std::shared_ptr<access_log_sink>& access_log() const { return access_log_; }
 
@@ -48,6 +51,7 @@ class shared_state {
  private:
   std::atomic<std::shared_ptr<const proxy_snapshot>> snapshot_;
   limiter::limiter limiter_;
+  limiter::websocket_slots websocket_slots_;
   std::shared_ptr<access_log_sink> access_log_;
   std::atomic<std::uint32_t> connections_{0};
 };
