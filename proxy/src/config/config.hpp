@@ -51,6 +51,9 @@ struct limit {
   algorithm algo = algorithm::sliding_window;  ///< only meaningful with a rate
   std::uint64_t burst = 0;          ///< token_bucket capacity; equals rate->count unless set
   std::uint32_t max_in_flight = 0;  ///< concurrent requests per key; 0 means no cap
+  /// mode: shadow. Judged and counted (metrics, access log) but never refuses: a limit on trial.
+  /// Not part of `id`, so switching it to enforce keeps the keys' state.
+  bool shadow = false;
   std::uint64_t id = 0;  ///< stable identity (route name, position, definition) for the key table
 };
 

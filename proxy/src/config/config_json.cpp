@@ -36,6 +36,7 @@ json limit_json(const limit& l) {
       {"algorithm", l.rate ? json(to_string(l.algo)) : json(nullptr)},
       {"burst", l.rate ? json(l.burst) : json(nullptr)},
       {"max_in_flight", l.max_in_flight},
+      {"mode", l.shadow ? "shadow" : "enforce"},
       {"id", hex_id(l.id)},
   };
 }

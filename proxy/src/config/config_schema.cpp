@@ -32,7 +32,7 @@ constexpr shape value_list{shape_kind::list, {}, &value};
 
 constexpr field limit_fields[] = {
     {"per", &value},   {"rate", &value},          {"algorithm", &value},
-    {"burst", &value}, {"max_in_flight", &value}, {"name", &value},
+    {"burst", &value}, {"max_in_flight", &value}, {"name", &value}, {"mode", &value},
 };
 constexpr shape limit{shape_kind::map, limit_fields, nullptr, "in a limit, under \"limits\""};
 constexpr shape limit_list{shape_kind::list, {}, &limit};

@@ -14,6 +14,7 @@ std::string summarize(const limit& l) {
     if (l.algo == algorithm::token_bucket) out += ", burst " + std::to_string(l.burst);
     out += ")";
   }
+  if (l.shadow) out += " [shadow: never refuses]";
   return out;
 }
 

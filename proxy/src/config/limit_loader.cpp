@@ -102,6 +102,13 @@ limit read_limit(const yaml_node& node, std::string_view route_name, std::size_t
                           "; use algorithm: token_bucket for higher rates");
   }
 
+  if (const auto mode = node.get("mode")) {
+    if (!mode->raw().IsScalar()) mode->fail("expected enforce or shadow, got " + mode->describe());
+    const std::string m = mode->text();
+    if (m == "shadow") out.shadow = true;
+    else if (m != "enforce") mode->fail_value("expected enforce or shadow");
+  }
+
   const auto name = node.get("name");
   out.name = name ? read_name(*name) : derived_limit_name(out);
   out.id = limit_identity(route_name, index, out);

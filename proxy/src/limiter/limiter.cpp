@@ -73,6 +73,14 @@ void judge(const config::limit& l, verdict v, std::uint32_t others_in_flight, de
     v = l.rate ? combine(v, f) : f;
   }
   if (!v.allowed && kind == refusal::none) kind = refusal::rate;
+  if (l.shadow) {
+    // On trial: noted, never a refusal.
+    if (kind != refusal::none && !d.shadow_refused) {
+      d.shadow_refused = true;
+      d.shadow_index = static_cast<int>(d.verdicts.size());
+    }
+    kind = refusal::none;
+  }
   if (kind != refusal::none) d.refused = kind;
   kinds.push_back(kind);
   d.verdicts.push_back(v);
@@ -104,6 +112,7 @@ void pick_limiting(decision& d, std::span<const refusal> kinds) {
   for (std::size_t i = 0; i < d.verdicts.size(); ++i) {
     const verdict& v = d.verdicts[i];
     bool better;
+    if (kinds[i] == refusal::none && !v.allowed) continue;  // a shadow limit's would-be refusal
     if (d.allowed())
       better = d.limit_index < 0 || v.remaining < d.limiting.remaining;
     else
@@ -154,9 +163,11 @@ decision limiter::acquire(const config::route& route, std::span<const limit_key>
   for (std::size_t i = 0; i < limits.size(); ++i) {
     const auto& l = limits[i];
     limit_state& s = *states[i];
-    if (rate_refused[i]) s.refused_ = 1;
+    if (rate_refused[i] && !l.shadow) s.refused_ = 1;
     else if (d.allowed()) s.refused_ = 0;
-    if (d.allowed() && l.rate) rate_consume(l, s, now);
+    // A shadow limit that would refuse consumes nothing either: its state stays what enforcing
+    // it would have left.
+    if (d.allowed() && l.rate && !rate_refused[i]) rate_consume(l, s, now);
     if (!d.allowed() || l.max_in_flight == 0) --s.in_flight_;
   }
   pick_limiting(d, kinds);

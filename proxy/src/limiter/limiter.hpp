@@ -30,6 +30,9 @@ struct decision {
   /// -1 only when the route has no limits.
   int limit_index = -1;
   verdict limiting;                 ///< verdicts[limit_index]
+  /// Admitted, but a limit in shadow mode would have refused (shadow_index: the first such).
+  bool shadow_refused = false;
+  int shadow_index = -1;
   /// One verdict per route limit, in route order (for RateLimit headers).
   boost::container::small_vector<verdict, 4> verdicts;
 

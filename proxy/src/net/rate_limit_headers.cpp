@@ -35,7 +35,7 @@ std::uint64_t ceil_seconds(limiter::time_ns ns) {
 std::string policy_field(const config::route& route) {
   std::string out;
   for (const auto& l : route.limits) {
-    if (!l.rate) continue;
+    if (!l.rate || l.shadow) continue;  // clients are told only what is enforced
     if (!out.empty()) out.append(", ");
     append_sf_string(out, l.name);
     const auto period = l.rate->period.count();
@@ -70,7 +70,7 @@ void append_ratelimit_field(const config::route& route, const std::vector<std::s
   bool first = true;
   for (std::size_t i = 0; i < route.limits.size() && i < d.verdicts.size(); ++i) {
     const auto& l = route.limits[i];
-    if (!l.rate) continue;
+    if (!l.rate || l.shadow) continue;
     if (!first) out.append(", ");
     first = false;
     out.append(quoted[i]);

@@ -109,7 +109,7 @@ request_exchange::~request_exchange() {
   record_metrics(now);
   auto& log = session_.owner_.access_log();
   if (!log.enabled()) return;
-  static constexpr std::string_view names[] = {"allowed", "limited", "exempt", "error"};
+  static constexpr std::string_view names[] = {"allowed", "limited", "exempt", "error", "shadow"};
   access_record r;
   r.client = client_text_.empty() ? std::string_view(session_.peer_text_) : client_text_;
   r.method = parser_.get().method_string();
@@ -137,7 +137,8 @@ void request_exchange::record_metrics(std::chrono::steady_clock::time_point now)
   static constexpr metrics::decision decisions[] = {metrics::decision::allowed,
                                                     metrics::decision::limited,
                                                     metrics::decision::exempt,
-                                                    metrics::decision::error};
+                                                    metrics::decision::error,
+                                                    metrics::decision::shadow};
   const auto method = parser_.get().method();
   const bool read = method == http::verb::get || method == http::verb::head ||
                     method == http::verb::options;
@@ -152,7 +153,7 @@ void request_exchange::record_metrics(std::chrono::steady_clock::time_point now)
     cells.upstream_duration.observe(
         std::chrono::duration_cast<std::chrono::nanoseconds>(end - upstream_start_).count());
   }
-  if (outcome_ == outcome::limited) {
+  if (outcome_ == outcome::limited || outcome_ == outcome::shadow) {
     for (std::size_t i = 0; i < decision_.verdicts.size(); ++i)
       if (!decision_.verdicts[i].allowed) snap_->limit_metrics(*route_, i).hit(w);
   }
@@ -208,6 +209,7 @@ void request_exchange::decide() {
     outcome_ = outcome::limited;
     return;
   }
+  if (decision_.shadow_refused) outcome_ = outcome::shadow;  // forwarded all the same
   for (const auto& l : route_->limits)
     if (l.max_in_flight > 0) holds_in_flight_ = true;
 }

@@ -38,7 +38,7 @@ class request_exchange {
   boost::asio::awaitable<bool> run();
 
  private:
-  enum class outcome { allowed, limited, exempt, error };
+  enum class outcome { allowed, limited, exempt, error, shadow };
 
   void decide();
   void record_metrics(std::chrono::steady_clock::time_point now) const;

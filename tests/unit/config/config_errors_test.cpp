@@ -80,6 +80,8 @@ const bad_fixture bad_fixtures[] = {
      R"(:4:16: client_ip.ipv6_prefix: must be between 1 and 128, got 129)"},
     {"bad_key_type.yaml",
      R"(:3:3: a key must be a plain word, got a list)"},
+    {"bad_limit_mode.yaml",
+     R"(:8:15: routes[0].limits[0].mode: "dry-run": expected enforce or shadow)"},
     {"bad_limit_empty.yaml",
      R"(:5:7: default.limits[0]: a limit needs rate, max_in_flight or both)"},
     {"bad_listen_host.yaml",

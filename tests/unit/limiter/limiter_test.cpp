@@ -402,3 +402,34 @@ TEST_CASE("a refused key that is admitted again is no longer counted as limited 
   CHECK(lim.table_stats().evictions == 1);
   CHECK(lim.table_stats().evictions_limited == 0);
 }
+
+TEST_CASE("a shadow limit never refuses, reports what it would have done, and consumes only room") {
+  rate_limiter lim(1000);
+  auto trial = rate_limit(2, 2, 60s);
+  trial.shadow = true;
+  const auto r = route_of({rate_limit(1, 5, 60s), trial});
+  const auto k = keys_for(r, 1);
+  for (int i = 0; i < 2; ++i) {
+    const decision d = lim.acquire(r, k, i);
+    CHECK(d.allowed());
+    CHECK_FALSE(d.shadow_refused);
+  }
+  // The third would be refused by the trial limit: admitted, flagged, and the enforced limit
+  // still counts it.
+  for (int i = 2; i < 5; ++i) {
+    const decision d = lim.acquire(r, k, i);
+    CHECK(d.allowed());
+    CHECK(d.shadow_refused);
+    CHECK(d.shadow_index == 1);
+    CHECK(d.verdicts[0].remaining == static_cast<std::uint64_t>(4 - i));
+  }
+  // The enforced limit refuses the sixth as usual.
+  const decision d = lim.acquire(r, k, 5);
+  CHECK(d.refused == refusal::rate);
+  CHECK(d.limit_index == 0);
+  // Switched to enforce (same id), the trial limit's window holds exactly its two admissions.
+  trial.shadow = false;
+  const auto enforced = route_of({trial});
+  CHECK_FALSE(lim.acquire(enforced, keys_for(enforced, 1), 6).allowed());
+  CHECK(lim.acquire(enforced, keys_for(enforced, 1), minute).allowed());
+}
