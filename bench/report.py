@@ -73,7 +73,7 @@ def main():
     print(f"- raw results: `bench/results/{out.name}/`\n")
 
     # Throughput.
-    runs = {"sluice": [], "nginx": []}
+    runs = {"sluice": [], "sluice-nometrics": [], "nginx": []}
     for row in read_tsv(out / "throughput.tsv"):
         w = parse_wrk((out / f"throughput-{row['proxy']}-{row['round']}.txt").read_text())
         user, system = cpu_delta(row)
@@ -92,7 +92,7 @@ def main():
     print("| proxy | round | req/s | p50 | p99 | CPU µs/req (user + sys) | proxy core busy | "
           "others' CPU | stolen | non-2xx | socket errors |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
-    for proxy in ("sluice", "nginx"):
+    for proxy in runs:
         for w in runs[proxy]:
             print(f"| {proxy} | {w['round']} | {w['rps']:.0f} | {fmt_us(w['p50_us'])} | "
                   f"{fmt_us(w['p99_us'])} | {w['cpu_us_per_req']:.2f} ({w['user_us_per_req']:.1f} + "
@@ -101,7 +101,7 @@ def main():
     # The medians leave out disturbed runs (the machine is shared and a VM), by one rule for both
     # proxies, unless that would leave none; every run is in the table above.
     med, used = {}, {}
-    for p in runs:
+    for p in [p for p in runs if runs[p]]:
         clean = [w for w in runs[p] if w["others"] < MAX_OTHERS and w["steal"] < MAX_STEAL]
         used[p] = clean or runs[p]
         med[p] = {k: statistics.median(w[k] for w in used[p])
@@ -113,14 +113,21 @@ def main():
           f"{', '.join(w['round'] for w in used['nginx'])}.")
     print("\n| median | req/s | p50 | p99 | CPU µs/req | user µs/req | sys µs/req |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for proxy in ("sluice", "nginx"):
+    for proxy in med:
         m = med[proxy]
         print(f"| {proxy} | {m['rps']:.0f} | {fmt_us(m['p50_us'])} | {fmt_us(m['p99_us'])} | "
               f"{m['cpu_us_per_req']:.2f} | {m['user_us_per_req']:.2f} | {m['sys_us_per_req']:.2f} |")
     s, n = med["sluice"], med["nginx"]
     ratio = lambda k: f"{s[k] / n[k]:.2f}"
     print(f"| **sluice / NGINX** | {ratio('rps')} | {ratio('p50_us')} | {ratio('p99_us')} | "
-          f"{ratio('cpu_us_per_req')} | {ratio('user_us_per_req')} | {ratio('sys_us_per_req')} |\n")
+          f"{ratio('cpu_us_per_req')} | {ratio('user_us_per_req')} | {ratio('sys_us_per_req')} |")
+    if "sluice-nometrics" in med:
+        o = med["sluice-nometrics"]
+        ratio_off = lambda k: f"{s[k] / o[k]:.2f}"
+        print(f"| **sluice metrics on / off** | {ratio_off('rps')} | {ratio_off('p50_us')} | "
+              f"{ratio_off('p99_us')} | {ratio_off('cpu_us_per_req')} | "
+              f"{ratio_off('user_us_per_req')} | {ratio_off('sys_us_per_req')} |")
+    print()
 
     # Flood accuracy: every attempt, in the order run; a repeat (attempt "1r") follows a run
     # that was disturbed.

@@ -6,7 +6,8 @@
 #
 # Three parts, about 3-4 minutes in all (more when other work keeps the machine busy: each
 # throughput run first waits up to 30 s for a quiet second):
-#   1. throughput: wrk -t1 -c50 -d10s --latency, sluice and NGINX interleaved, ROUNDS rounds each
+#   1. throughput: wrk -t1 -c50 -d10s --latency, sluice, sluice with metrics off (the cost of
+#      recording them) and NGINX interleaved, ROUNDS rounds each
 #      (5: the machine is shared, and the median of five shrugs off a disturbed run or two);
 #      req/s, p50, p99, and the proxy's CPU time per request (utime+stime from /proc/PID/stat,
 #      all threads, over the run, divided by the requests wrk completed);
@@ -101,10 +102,10 @@ wait_ready() {
   exit 1
 }
 
-# Three free loopback ports, picked by the kernel.
-read -r upstream_port sluice_port nginx_port < <("$python" - <<'PY'
+# Four free loopback ports, picked by the kernel.
+read -r upstream_port sluice_port nginx_port nometrics_port < <("$python" - <<'PY'
 import socket
-socks = [socket.socket() for _ in range(3)]
+socks = [socket.socket() for _ in range(4)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in socks))
@@ -118,7 +119,11 @@ fill() {
 fill "$here/nginx-upstream.conf.in" "$work/nginx-upstream.conf"
 fill "$here/nginx-proxy.conf.in" "$work/nginx-proxy.conf"
 fill "$here/sluice.yaml.in" "$work/sluice.yaml"
-cp "$work/nginx-upstream.conf" "$work/nginx-proxy.conf" "$work/sluice.yaml" "$out/"
+# The same sluice with metrics off: the difference is what recording them costs.
+sed -e "s/^listen: .*/listen: 127.0.0.1:$nometrics_port/" -e 's/^metrics: .*/metrics: {enabled: false}/' \
+  "$work/sluice.yaml" > "$work/sluice-nometrics.yaml"
+cp "$work/nginx-upstream.conf" "$work/nginx-proxy.conf" "$work/sluice.yaml" \
+  "$work/sluice-nometrics.yaml" "$out/"
 
 # The flood client runs at real-time priority where allowed, so wrk on its core cannot delay its
 # sends: the limit under test is exactly the offered rate, so client jitter would count.
@@ -151,6 +156,10 @@ pids+=("$upstream_pid")
 taskset -c "$proxy_cpu" "$sluice_bin" --config "$work/sluice.yaml" > "$work/sluice.log" 2>&1 &
 sluice_pid=$!
 pids+=("$sluice_pid")
+taskset -c "$proxy_cpu" "$sluice_bin" --config "$work/sluice-nometrics.yaml" \
+  > "$work/sluice-nometrics.log" 2>&1 &
+nometrics_pid=$!
+pids+=("$nometrics_pid")
 taskset -c "$proxy_cpu" nginx -p "$work" -c "$work/nginx-proxy.conf" -g 'daemon off;' \
   > "$work/nginx.log" 2>&1 &
 nginx_pid=$!
@@ -158,15 +167,20 @@ pids+=("$nginx_pid")
 
 wait_ready "http://127.0.0.1:$upstream_port/" "$upstream_pid" nginx-upstream
 wait_ready "http://127.0.0.1:$sluice_port/" "$sluice_pid" sluice
+wait_ready "http://127.0.0.1:$nometrics_port/" "$nometrics_pid" sluice-nometrics
 wait_ready "http://127.0.0.1:$nginx_port/" "$nginx_pid" nginx
 
-port_of() { if [ "$1" = sluice ]; then echo "$sluice_port"; else echo "$nginx_port"; fi; }
-pid_of() { if [ "$1" = sluice ]; then echo "$sluice_pid"; else echo "$nginx_pid"; fi; }
+port_of() {
+  case $1 in sluice) echo "$sluice_port" ;; sluice-nometrics) echo "$nometrics_port" ;; *) echo "$nginx_port" ;; esac
+}
+pid_of() {
+  case $1 in sluice) echo "$sluice_pid" ;; sluice-nometrics) echo "$nometrics_pid" ;; *) echo "$nginx_pid" ;; esac
+}
 
 echo "bench: servers up (upstream :$upstream_port, sluice :$sluice_port, nginx :$nginx_port); results in $out" >&2
 
 # --- 1. throughput ----------------------------------------------------------------------------
-for proxy in sluice nginx; do  # warm-up: connections, pools, caches; not recorded
+for proxy in sluice sluice-nometrics nginx; do  # warm-up: connections, pools, caches; not recorded
   taskset -c "$load_cpu" wrk -t1 -c"$conns" -d2s "http://127.0.0.1:$(port_of $proxy)/" > /dev/null
 done
 # Besides the proxy's own CPU time, each run records what the rest of the machine did, so that a
@@ -236,7 +250,7 @@ throughput_run() {
 }
 
 for round in $(seq 1 "$rounds"); do
-  for proxy in sluice nginx; do
+  for proxy in sluice sluice-nometrics nginx; do
     throughput_run "$proxy" "$round"
     if [ "$disturbed" = 1 ] && [ "$repeats_left" -gt 0 ]; then
       repeats_left=$((repeats_left - 1))
