@@ -83,8 +83,8 @@ std::vector<MetricFamily> proxy_metrics::Collect() const {
                      "both).",
                      MetricType::Counter);
   auto duration = family("sluice_request_duration_seconds",
-                         "Time from the end of the request head to the end of the response, by "
-                         "route.",
+                         "Time from the end of the request head to the end of the response (for "
+                         "a WebSocket, to its 101), by route.",
                          MetricType::Histogram);
   auto upstream = family("sluice_upstream_duration_seconds",
                          "Time from taking an upstream connection to the end of the upstream "

@@ -131,7 +131,8 @@ void request_exchange::record_metrics(std::chrono::steady_clock::time_point now)
   auto* m = snap_->metrics();
   if (m == nullptr) return;
   const unsigned w = session_.owner_.index();
-  m->worker(w).in_flight.add(-1);
+  if (upgraded_at_ != std::chrono::steady_clock::time_point{}) now = upgraded_at_;
+  else m->worker(w).in_flight.add(-1);  // an upgraded request left the count at its 101
   auto* series = route_ ? snap_->route_metrics(*route_) : &m->unrouted();
   auto& cells = series->cells(w);
   static constexpr metrics::decision decisions[] = {metrics::decision::allowed,
@@ -149,7 +150,9 @@ void request_exchange::record_metrics(std::chrono::steady_clock::time_point now)
   cells.response(status_);
   cells.request_duration.observe(std::chrono::duration_cast<std::chrono::nanoseconds>(now - start_).count());
   if (upstream_start_ != std::chrono::steady_clock::time_point{}) {
-    const auto end = upstream_end_ == std::chrono::steady_clock::time_point{} ? now : upstream_end_;
+    const auto end = upstream_end_ == std::chrono::steady_clock::time_point{} || upstream_end_ > now
+                         ? now
+                         : upstream_end_;
     cells.upstream_duration.observe(
         std::chrono::duration_cast<std::chrono::nanoseconds>(end - upstream_start_).count());
   }
@@ -809,6 +812,8 @@ asio::awaitable<bool> request_exchange::upgrade() {
     status_ = 499;
     co_return false;
   }
+  upgraded_at_ = std::chrono::steady_clock::now();
+  if (auto* m = snap_->metrics()) m->worker(session_.owner_.index()).in_flight.add(-1);
   const std::string how = co_await relay.run();
   upstream_end_ = std::chrono::steady_clock::now();
   log_event(log_level::info, "websocket " + request_id_ + " on " + route_->name + ": " + how);

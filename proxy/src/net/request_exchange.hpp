@@ -62,6 +62,9 @@ class request_exchange {
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point upstream_start_{};
   std::chrono::steady_clock::time_point upstream_end_{};
+  // A WebSocket's request ends at its 101: its metrics (duration, in flight) stop there, not
+  // when the connection closes hours later.
+  std::chrono::steady_clock::time_point upgraded_at_{};
   std::string path_scratch_;
   std::string_view path_;
   const config::route* route_ = nullptr;
