@@ -541,11 +541,6 @@ def test_limits_endpoint_consumes_no_quota(make_sluice):
         assert status == 400 and doc.get("error"), (bad, status, doc)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "sluice bug: /limits reports limiter::peek()'s verdict, whose `remaining` is what would be "
-    "left AFTER a request admitted now (quota - used - 1), not what the key has left now: a "
-    "fresh client of a 3/minute limit shows remaining 2, and one with a request left shows "
-    "remaining 0 with allowed true"))
 def test_limits_remaining_is_what_the_client_has_left(make_sluice):
     sluice = make_sluice(LIMITS_ROUTES)
     assert explain_limits(sluice, "127.0.0.22")["limits"][0]["remaining"] == 3
@@ -768,11 +763,6 @@ def test_healthz_honours_connection_close(make_sluice):
         assert closed and data.startswith(head.split(b"\r\n")[0][-8:] + b" 200"), (head, data)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "sluice bug: admin_api::ready() builds its answers from a static HTTP/1.1 keep-alive "
-    "request instead of the real one, so /readyz answers HTTP/1.1 to an HTTP/1.0 client and "
-    "keeps the connection open (until the admin listener's 10 s timeout) after "
-    "`Connection: close`"))
 def test_readyz_honours_connection_close(make_sluice):
     sluice = make_sluice(ROUTES)
     for head in (b"GET /readyz HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n",

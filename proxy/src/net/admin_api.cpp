@@ -81,7 +81,7 @@ asio::awaitable<admin_api::response> admin_api::handle(const request& req) {
   if (!read) co_return only("GET, HEAD");
 
   if (path == "/healthz") co_return json_response(req, http::status::ok, {{"status", "ok"}});
-  if (path == "/readyz") co_return co_await ready();
+  if (path == "/readyz") co_return co_await ready(req);
   if (path == "/config") {
     co_return json_response(req, http::status::ok, config::to_json(shared_.snapshot()->cfg()));
   }
@@ -100,11 +100,10 @@ asio::awaitable<admin_api::response> admin_api::handle(const request& req) {
 }
 
 // Ready: a config is loaded (always, once serving) and the upstream accepts a connection now.
-asio::awaitable<admin_api::response> admin_api::ready() {
+asio::awaitable<admin_api::response> admin_api::ready(const request& probe_req) {
   const auto snap = shared_.snapshot();
   const auto& up = snap->cfg().upstream;
   const std::string where = up.address.host + ":" + std::to_string(up.address.port);
-  static const request probe_req{http::verb::get, "/readyz", 11};
   auto ex = co_await asio::this_coro::executor;
 
   tcp::resolver resolver(ex);

@@ -36,7 +36,7 @@ class admin_api {
   boost::asio::awaitable<response> handle(const request& req);
 
  private:
-  boost::asio::awaitable<response> ready();
+  boost::asio::awaitable<response> ready(const request& req);
   response limits(const request& req);
   response reload(const request& req);
   bool authorized(const request& req) const;

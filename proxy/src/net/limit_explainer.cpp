@@ -85,7 +85,10 @@ nlohmann::json explain_limits(const proxy_snapshot& snap, limiter::limiter& lim,
     j["summary"] = config::summarize(l);
     j["allowed"] = v.allowed;
     j["quota"] = v.quota;
-    j["remaining"] = v.remaining;
+    // peek() answers as the next request would see it: `remaining` after that request. The
+    // key's standing now is one more, when that request would be admitted.
+    j["remaining"] = v.allowed ? v.remaining + 1 : 0;
+    j["remaining_after_next"] = v.remaining;
     j["reset_s"] = seconds(v.reset_ns);
     if (!v.allowed) j["retry_after_s"] = seconds(v.retry_after_ns);
     out["limits"].push_back(std::move(j));
