@@ -5,6 +5,7 @@
 // (the heads are built by request_exchange). Beast's own read/write algorithms cost several times more per request.
 
 #include <cstddef>
+#include <span>
 #include <string>
 #include <utility>
 
@@ -47,6 +48,13 @@ boost::asio::awaitable<std::pair<boost::system::error_code, std::size_t>> read_b
 
 /// How a body goes on the wire.
 enum class body_framing { none, raw, chunked };
+
+/// Writes every byte of `bufs` (empty buffers are skipped). When the kernel takes it all at once
+/// (the usual case) the coroutine does not suspend; only what is left waits for the socket,
+/// under the deadline. beast::error::timeout when the deadline cut it.
+boost::asio::awaitable<boost::system::error_code> write_all(
+    boost::asio::ip::tcp::socket& socket, deadline& dl, std::chrono::steady_clock::duration timeout,
+    std::span<const boost::asio::const_buffer> bufs);
 
 /// Writes `head` (may be empty) and one body piece framed as `framing`; with `last` set and
 /// chunked framing, also the terminating chunk. One gather write.

@@ -1,11 +1,15 @@
 #include "net/local_response.hpp"
 
+#include <array>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http/error.hpp>
 #include <nlohmann/json.hpp>
+
+#include "net/http_io.hpp"
 
 namespace sluice::net {
 namespace asio = boost::asio;
@@ -34,8 +38,8 @@ asio::awaitable<bool> send_local(asio::ip::tcp::socket& socket, deadline& dl,
   if (r.version == 10 && r.keep_alive) out.append("Connection: keep-alive\r\n");
   if (r.version != 10 && !r.keep_alive) out.append("Connection: close\r\n");
   out.append("\r\n").append(r.body);
-  dl.expires_after(cfg.timeouts.body);
-  auto [ec, n] = co_await asio::async_write(socket, asio::buffer(out), asio::as_tuple(asio::use_awaitable));
+  const std::array<asio::const_buffer, 1> bufs{asio::buffer(out)};
+  const auto ec = co_await write_all(socket, dl, cfg.timeouts.body, bufs);
   co_return !ec;
 }
 
