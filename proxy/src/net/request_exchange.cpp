@@ -55,11 +55,13 @@ using name_list = boost::container::small_vector<std::string_view, 4>;
 
 // Fields the Connection header names are hop-by-hop too (never the framing ones: those are
 // ours to set, whatever a peer claims).
+// A walk over the field list, not a lookup: Beast's lookups search a case-insensitive tree, and
+// on the per-request path a handful of them cost more than reading every field once.
 name_list connection_named(const arena_fields& f) {
   name_list named;
-  const auto [begin, end] = f.equal_range(http::field::connection);
-  for (auto it = begin; it != end; ++it) {
-    for (const auto token : http::token_list{it->value()}) {
+  for (const auto& field : f) {
+    if (field.name() != http::field::connection) continue;
+    for (const auto token : http::token_list{field.value()}) {
       const std::string_view t(token.data(), token.size());
       if (!beast::iequals(t, "close") && !beast::iequals(t, "keep-alive") &&
           !beast::iequals(t, "transfer-encoding") && !beast::iequals(t, "content-length"))
@@ -220,22 +222,36 @@ void request_exchange::decide() {
 asio::awaitable<bool> request_exchange::run() {
   auto& req = parser_.get();
   version_ = req.version();
-  client_keep_alive_ = req.keep_alive() && !session_.owner_.stopping();
+  client_keep_alive_ = parser_.keep_alive() && !session_.owner_.stopping();
   is_head_ = req.method() == http::verb::head;
 
-  const auto incoming_id = req["X-Request-Id"];
+  // The fields this function needs, in one walk over the list (see connection_named).
+  std::size_t te_count = 0, cl_count = 0;
+  std::string_view te_value, incoming_id;
+  for (const auto& f : req) {
+    switch (f.name()) {
+      case http::field::transfer_encoding: ++te_count; te_value = f.value(); break;
+      case http::field::content_length: ++cl_count; break;
+      case http::field::expect: expect_ = f.value(); break;
+      case http::field::unknown:
+        if (incoming_id.empty() && beast::iequals(f.name_string(), "X-Request-Id"))
+          incoming_id = f.value();
+        break;
+      default: break;
+    }
+  }
   request_id_ = valid_request_id(incoming_id) ? std::string(incoming_id)
                                               : session_.owner_.new_request_id();
 
   // A request framed two ways is how smuggling starts: refuse it rather than pick one. And the
   // only transfer coding a request may use here is plain chunked: with anything else Beast
   // would see no body, and the body would be read as the next request.
-  if (const auto te = req.count(http::field::transfer_encoding); te > 0) {
-    if (req.count(http::field::content_length)) {
+  if (const auto te = te_count; te > 0) {
+    if (cl_count > 0) {
       co_return co_await respond_error(http::status::bad_request,
                                        "both Transfer-Encoding and Content-Length");
     }
-    std::string_view value = req[http::field::transfer_encoding];
+    std::string_view value = te_value;
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
     while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
     if (te > 1 || !beast::iequals(value, "chunked")) {
@@ -414,7 +430,7 @@ asio::awaitable<bool> request_exchange::forward() {
   const auto body_timeout = cfg_.timeouts.body;
 
   // The decision is made; now the client may send its body. Expect is hop-by-hop for us.
-  if (beast::iequals(req[http::field::expect], "100-continue")) {
+  if (beast::iequals(expect_, "100-continue")) {
     if (!parser_.is_done()) {
       client_dl.expires_after(body_timeout);
       auto [ec, n] = co_await asio::async_write(client, asio::buffer(continue_100), nothrow);
@@ -423,7 +439,7 @@ asio::awaitable<bool> request_exchange::forward() {
   }
   const bool bodyless = parser_.is_done();
   const body_framing request_framing = bodyless        ? body_framing::none
-                                       : req.chunked() ? body_framing::chunked
+                                       : parser_.chunked() ? body_framing::chunked
                                                        : body_framing::raw;
   std::string& head = session_.head_buffer_;
   head.clear();
@@ -553,7 +569,7 @@ asio::awaitable<bool> request_exchange::forward() {
   bool drop_transfer_encoding = false;
   if (header_only) {
     framing = body_framing::none;
-  } else if (res.chunked()) {
+  } else if (rp->chunked()) {
     if (version_ < 11) {
       // HTTP/1.0 has no chunked coding: send the body raw and end it by closing.
       drop_transfer_encoding = true;
@@ -561,7 +577,7 @@ asio::awaitable<bool> request_exchange::forward() {
     } else {
       framing = body_framing::chunked;
     }
-  } else if (!res.has_content_length()) {
+  } else if (!rp->content_length()) {
     keep_alive = false;  // the body ends when the upstream closes; so must ours
   }
   head.clear();

@@ -71,6 +71,7 @@ class request_exchange {
   ip_address client_;
   std::string client_text_;
   std::string request_id_;
+  std::string_view expect_;  // the Expect field (points into the parser's fields)
   unsigned version_ = 11;
   bool client_keep_alive_ = true;
   bool is_head_ = false;

@@ -85,13 +85,16 @@ void upstream_pool::release(std::unique_ptr<upstream_connection> conn,
       conn->buffer.size() != 0)
     return;
   conn->idle_since = std::chrono::steady_clock::now();
-  conn->dl.cancel();
+  // Lazy, like a request waiting on its upstream: the pending wake-up finds no deadline and
+  // stops. close_all() cancels outright, so a stopping worker is not held up by it.
+  conn->dl.expires_never();
   idle_.push_back(std::move(conn));
 }
 
 void upstream_pool::close_all() {
   for (auto& conn : idle_) {
     boost::system::error_code ignored;
+    conn->dl.cancel();
     conn->socket.close(ignored);
   }
   idle_.clear();
