@@ -3,6 +3,7 @@
 #   1. user space: sluice under callgrind (instructions counted exactly, no perf needed), loaded
 #      by wrk on the throughput route; start-up is not counted (instrumentation is switched on
 #      once sluice answers). Prints Ir per request and the TOP functions, inclusive and self.
+#      Then NGINX the same way, for the ratio of user-space instructions per request.
 #   2. the kernel: system calls per request of sluice and of NGINX, counted by strace -c -f
 #      attached for a wrk run (strace slows both; the counts, not the times, are the point).
 #
@@ -85,6 +86,34 @@ grep -A"$((top + 2))" -m1 'file:function' "$out/inclusive.txt" | tail -n +3
 echo
 echo "self, top $top:"
 grep -A"$((top + 2))" -m1 'file:function' "$out/self.txt" | tail -n +3
+
+# --- 1b. NGINX's user space, counted the same way ---------------------------------------------
+# Instruction counts do not move with the noise of a shared VM the way CPU time does, so this
+# is the steady comparison of the two proxies' user-space work per request (same upstream,
+# same wrk, same limits: per IP and per route).
+taskset -c 0 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out/callgrind-nginx.out" \
+  nginx -p "$work" -c "$work/nginx-proxy.conf" -g 'daemon off;' > "$work/nginx-callgrind.log" 2>&1 &
+nginx_cg_pid=$!
+pids+=("$nginx_cg_pid")
+for _ in $(seq 1 300); do
+  curl -fsS -o /dev/null "http://127.0.0.1:$nginx_port/" 2>/dev/null && break
+  kill -0 "$nginx_cg_pid" 2>/dev/null || { echo "profile: nginx exited" >&2; exit 1; }
+  sleep 0.1
+done
+curl -fsS -o /dev/null "http://127.0.0.1:$nginx_port/"
+callgrind_control -i on "$nginx_cg_pid" > /dev/null
+taskset -c 1 wrk -t1 -c50 -d"${duration}s" "http://127.0.0.1:$nginx_port/" > "$out/wrk-nginx.txt"
+callgrind_control -i off "$nginx_cg_pid" > /dev/null
+kill -TERM "$nginx_cg_pid"
+wait "$nginx_cg_pid" || true
+unset 'pids[-1]'
+nginx_requests=$(awk '/requests in/ {print $1}' "$out/wrk-nginx.txt")
+callgrind_annotate "$out/callgrind-nginx.out" > "$out/self-nginx.txt"
+nginx_total=$(awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1; exit}' "$out/self-nginx.txt")
+echo
+echo "nginx requests: $nginx_requests   instructions (Ir): $nginx_total   Ir per request: $((nginx_total / nginx_requests))"
+awk -v s="$((total / requests))" -v n="$((nginx_total / nginx_requests))" \
+  'BEGIN { printf "user-space instructions per request, sluice / NGINX: %.2f\n", s / n }'
 
 # --- 2. system calls per request --------------------------------------------------------------
 # Waits (at most 10 s) until URL answers.

@@ -49,6 +49,7 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
   std::string peer_text_;
   std::unique_ptr<char[]> body_buffer_;  // streaming buffer for both bodies, made on first use
   std::string head_buffer_;              // heads are built here; its capacity is reused
+  std::string request_id_;               // the current request's id; its capacity is reused
   header_arena arena_;                   // both parsers' fields; reset per request
   boost::asio::ip::tcp::socket* upstream_socket_ = nullptr;  // the upstream connection in use
   websocket_relay* relay_ = nullptr;  // the WebSocket this connection became, while it runs

@@ -3,6 +3,8 @@
 #include <charconv>
 
 namespace sluice::net {
+using namespace std::string_view_literals;
+
 namespace {
 
 void append_number(std::string& out, std::uint64_t v) {
@@ -36,19 +38,19 @@ std::string policy_field(const config::route& route) {
   std::string out;
   for (const auto& l : route.limits) {
     if (!l.rate || l.shadow) continue;  // clients are told only what is enforced
-    if (!out.empty()) out.append(", ");
+    if (!out.empty()) out.append(", "sv);
     append_sf_string(out, l.name);
     const auto period = l.rate->period.count();
     if (l.algo == config::algorithm::sliding_window) {
-      out.append(";q=");
+      out.append(";q="sv);
       append_number(out, l.rate->count);
-      out.append(";w=");
+      out.append(";w="sv);
       append_number(out, ceil_div(period, 1'000'000'000));
     } else {
       // A bucket of `burst` refills fully in burst * period / count.
-      out.append(";q=");
+      out.append(";q="sv);
       append_number(out, l.burst);
-      out.append(";w=");
+      out.append(";w="sv);
       const long double refill = static_cast<long double>(period) * l.burst / l.rate->count;
       append_number(out, ceil_div(static_cast<std::int64_t>(refill), 1'000'000'000));
     }
@@ -71,12 +73,12 @@ void append_ratelimit_field(const config::route& route, const std::vector<std::s
   for (std::size_t i = 0; i < route.limits.size() && i < d.verdicts.size(); ++i) {
     const auto& l = route.limits[i];
     if (!l.rate || l.shadow) continue;
-    if (!first) out.append(", ");
+    if (!first) out.append(", "sv);
     first = false;
     out.append(quoted[i]);
-    out.append(";r=");
+    out.append(";r="sv);
     append_number(out, d.verdicts[i].remaining);
-    out.append(";t=");
+    out.append(";t="sv);
     append_number(out, ceil_div(d.verdicts[i].reset_ns, 1'000'000'000));
   }
 }

@@ -24,6 +24,8 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 
+using namespace std::string_view_literals;
+
 namespace {
 
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
@@ -61,6 +63,9 @@ name_list connection_named(const arena_fields& f) {
   name_list named;
   for (const auto& field : f) {
     if (field.name() != http::field::connection) continue;
+    // The usual values name nothing else: skip the token parse.
+    const std::string_view v = field.value();
+    if (beast::iequals(v, "keep-alive") || beast::iequals(v, "close")) continue;
     for (const auto token : http::token_list{field.value()}) {
       const std::string_view t(token.data(), token.size());
       if (!beast::iequals(t, "close") && !beast::iequals(t, "keep-alive") &&
@@ -78,7 +83,7 @@ bool is_named(const name_list& named, std::string_view name) {
 }
 
 void append_field(std::string& out, std::string_view name, std::string_view value) {
-  out.append(name).append(": ").append(value).append("\r\n");
+  out.append(name).append(": "sv).append(value).append("\r\n"sv);
 }
 
 bool valid_request_id(std::string_view id) {
@@ -101,7 +106,8 @@ request_exchange::request_exchange(downstream_session& session,
       snap_(std::move(snap)),
       cfg_(snap_->cfg()),
       parser_(parser),
-      start_(std::chrono::steady_clock::now()) {
+      start_(std::chrono::steady_clock::now()),
+      request_id_(session.request_id_) {
   if (auto* m = snap_->metrics()) m->worker(session_.owner_.index()).in_flight.add(1);
 }
 
@@ -240,8 +246,8 @@ asio::awaitable<bool> request_exchange::run() {
       default: break;
     }
   }
-  request_id_ = valid_request_id(incoming_id) ? std::string(incoming_id)
-                                              : session_.owner_.new_request_id();
+  if (valid_request_id(incoming_id)) request_id_.assign(incoming_id);
+  else session_.owner_.new_request_id(request_id_);
 
   // A request framed two ways is how smuggling starts: refuse it rather than pick one. And the
   // only transfer coding a request may use here is plain chunked: with anything else Beast
@@ -280,9 +286,9 @@ void request_exchange::append_rate_limit_fields(std::string& out) const {
   const std::string& policy = snap_->policy_header(*route_);
   if (policy.empty()) return;
   append_field(out, "RateLimit-Policy", policy);
-  out.append("RateLimit: ");
+  out.append("RateLimit: "sv);
   append_ratelimit_field(*route_, snap_->quoted_names(*route_), decision_, out);
-  out.append("\r\n");
+  out.append("\r\n"sv);
 }
 
 asio::awaitable<bool> request_exchange::answer(local_response& r) {
@@ -342,7 +348,7 @@ void request_exchange::build_upstream_head(body_framing framing, std::string& ou
 
   out.append(req.method_string()).push_back(' ');
   out.append(req.target());
-  out.append(" HTTP/1.1\r\n");
+  out.append(" HTTP/1.1\r\n"sv);
   bool has_host = false;
   std::string_view forwarded_proto;
   boost::container::small_vector<std::string_view, 2> forwarded_for;
@@ -374,24 +380,24 @@ void request_exchange::build_upstream_head(body_framing framing, std::string& ou
   }
   // Only a trusted proxy's forwarding chain is passed on; anyone else's is replaced, so the
   // upstream never sees an address a client made up.
-  out.append("X-Forwarded-For: ");
+  out.append("X-Forwarded-For: "sv);
   if (peer_trusted) {
-    for (const auto v : forwarded_for) out.append(v).append(", ");
+    for (const auto v : forwarded_for) out.append(v).append(", "sv);
   }
-  out.append(session_.peer_text_).append("\r\n");
+  out.append(session_.peer_text_).append("\r\n"sv);
   append_field(out, "X-Forwarded-Proto",
                peer_trusted && !forwarded_proto.empty() ? forwarded_proto : std::string_view("http"));
   append_field(out, "X-Request-Id", request_id_);
   if (framing == body_framing::chunked) {
-    out.append("Transfer-Encoding: chunked\r\n");
+    out.append("Transfer-Encoding: chunked\r\n"sv);
   } else if (const auto length = parser_.content_length()) {
-    out.append("Content-Length: ").append(std::to_string(*length)).append("\r\n");
+    out.append("Content-Length: "sv).append(std::to_string(*length)).append("\r\n"sv);
   }
   if (!has_host) {
-    out.append("Host: ").append(cfg_.upstream.address.host).push_back(':');
-    out.append(std::to_string(cfg_.upstream.address.port)).append("\r\n");
+    out.append("Host: "sv).append(cfg_.upstream.address.host).push_back(':');
+    out.append(std::to_string(cfg_.upstream.address.port)).append("\r\n"sv);
   }
-  out.append("\r\n");
+  out.append("\r\n"sv);
 }
 
 // The client's head: the upstream's status and fields less hop-by-hop ones, framed for the
@@ -403,7 +409,7 @@ void request_exchange::build_client_head(const http::response_header<arena_field
   out.append(std::to_string(res.result_int())).push_back(' ');
   const auto reason = res.reason();
   out.append(reason.empty() ? http::obsolete_reason(res.result()) : reason);
-  out.append("\r\n");
+  out.append("\r\n"sv);
   const name_list named = connection_named(res);
   for (const auto& f : res) {
     const auto id = f.name();
@@ -414,11 +420,11 @@ void request_exchange::build_client_head(const http::response_header<arena_field
     if (!named.empty() && is_named(named, name)) continue;
     append_field(out, name, f.value());
   }
-  if (version_ == 10 && keep_alive) out.append("Connection: keep-alive\r\n");
-  if (version_ != 10 && !keep_alive) out.append("Connection: close\r\n");
+  if (version_ == 10 && keep_alive) out.append("Connection: keep-alive\r\n"sv);
+  if (version_ != 10 && !keep_alive) out.append("Connection: close\r\n"sv);
   append_rate_limit_fields(out);
   append_field(out, "X-Request-Id", request_id_);
-  out.append("\r\n");
+  out.append("\r\n"sv);
 }
 
 asio::awaitable<bool> request_exchange::forward() {
@@ -751,7 +757,7 @@ asio::awaitable<bool> request_exchange::upgrade() {
     }
     if (id == http::field::unknown) {
       if (beast::iequals(name, "X-Forwarded-For")) {
-        if (peer_trusted_) forwarded_for.append(f.value()).append(", ");
+        if (peer_trusted_) forwarded_for.append(f.value()).append(", "sv);
         continue;
       }
       if (beast::iequals(name, "X-Forwarded-Proto")) {

@@ -70,7 +70,7 @@ class request_exchange {
   const config::route* route_ = nullptr;
   ip_address client_;
   std::string client_text_;
-  std::string request_id_;
+  std::string& request_id_;  // the session's buffer: no allocation per request
   std::string_view expect_;  // the Expect field (points into the parser's fields)
   unsigned version_ = 11;
   bool client_keep_alive_ = true;

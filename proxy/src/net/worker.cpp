@@ -118,11 +118,11 @@ void worker::remove(downstream_session* s) {
   if (stopping_ && sessions_.empty()) drain_timer_.cancel();
 }
 
-std::string worker::new_request_id() {
+void worker::new_request_id(std::string& id) {
   // splitmix64: ids need to be unique and unguessable enough for log correlation, not secret;
   // the generator is seeded from random_device per worker.
   static constexpr char hex[] = "0123456789abcdef";
-  std::string id(32, '0');
+  id.resize(32);
   for (int half = 0; half < 2; ++half) {
     std::uint64_t z = (id_state_ += 0x9e3779b97f4a7c15ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -130,7 +130,6 @@ std::string worker::new_request_id() {
     z ^= z >> 31;
     for (int i = 0; i < 16; ++i, z >>= 4) id[half * 16 + i] = hex[z & 0xf];
   }
-  return id;
 }
 
 }  // namespace sluice::net

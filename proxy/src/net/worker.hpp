@@ -51,8 +51,8 @@ class worker {
   shared_state& shared() { return shared_; }
   upstream_pool& pool() { return pool_; }
   access_log_buffer& access_log() { return access_log_; }
-  /// A fresh request id: 32 hex digits.
-  std::string new_request_id();
+  /// Writes a fresh request id, 32 hex digits, into `out` (its capacity is reused).
+  void new_request_id(std::string& out);
   /// Session registry for shutdown.
   void add(downstream_session* s) { sessions_.insert(s); }
   void remove(downstream_session* s);
