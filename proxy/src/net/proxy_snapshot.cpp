@@ -10,6 +10,9 @@ proxy_snapshot::proxy_snapshot(std::shared_ptr<const config::config> cfg,
   if (cfg_->metrics.enabled) metrics_ = metrics;
   auto add = [this](const config::route& r) {
     policy_headers_.push_back(policy_field(r));
+    policy_lines_.push_back(policy_headers_.back().empty()
+                                ? std::string()
+                                : "RateLimit-Policy: " + policy_headers_.back() + "\r\nRateLimit: ");
     quoted_names_.push_back(quoted_limit_names(r));
     auto& messages = message_routes_.emplace_back();
     if (r.websocket && r.websocket->messages_per_ip) {

@@ -29,6 +29,11 @@ class proxy_snapshot {
   const routing::route_table& routes() const { return routes_; }
   /// The RateLimit-Policy field value for `r` (empty when it has no rate limit).
   const std::string& policy_header(const config::route& r) const;
+  /// "RateLimit-Policy: <policy>\r\nRateLimit: " for `r`, the start of its per-response fields
+  /// (empty when it has no rate limit).
+  const std::string& policy_lines(const config::route& r) const {
+    return policy_lines_[index_of(r)];
+  }
   /// The route's limit names quoted as structured-field strings, by limit index.
   const std::vector<std::string>& quoted_names(const config::route& r) const;
   /// The route's series, or null when metrics are off.
@@ -59,6 +64,7 @@ class proxy_snapshot {
   }
 
   std::vector<std::string> policy_headers_;  // by route index; default route last
+  std::vector<std::string> policy_lines_;    // same order
   std::vector<std::vector<std::string>> quoted_names_;  // same order
   std::vector<std::optional<config::route>> message_routes_;  // same order
   metrics::proxy_metrics* metrics_ = nullptr;
