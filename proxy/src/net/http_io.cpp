@@ -30,11 +30,15 @@ error_code read_failure(error_code ec, deadline& dl, bool got_bytes) {
   return ec;
 }
 
+// Where each parser takes its body pieces.
+http::buffer_body::value_type& body_of(body_parser<true>& p) { return p.get().body(); }
+http::buffer_body::value_type& body_of(upstream_response_parser& p) { return p.body(); }
+
 }  // namespace
 
-template <bool IsRequest>
+template <class Parser>
 asio::awaitable<error_code> read_header(asio::ip::tcp::socket& socket, beast::flat_buffer& buffer,
-                                        body_parser<IsRequest>& parser, deadline& dl,
+                                        Parser& parser, deadline& dl,
                                         std::chrono::steady_clock::duration timeout) {
   // One deadline for the whole head, set once: a client that trickles a byte at a time must not
   // extend it (slowloris), nor an upstream that does the same.
@@ -54,11 +58,11 @@ asio::awaitable<error_code> read_header(asio::ip::tcp::socket& socket, beast::fl
   }
 }
 
-template <bool IsRequest>
+template <class Parser>
 asio::awaitable<std::pair<error_code, std::size_t>> read_body_piece(
-    asio::ip::tcp::socket& socket, beast::flat_buffer& buffer, body_parser<IsRequest>& parser,
-    char* buf, std::size_t cap, deadline& dl, std::chrono::steady_clock::duration timeout) {
-  auto& body = parser.get().body();
+    asio::ip::tcp::socket& socket, beast::flat_buffer& buffer, Parser& parser, char* buf,
+    std::size_t cap, deadline& dl, std::chrono::steady_clock::duration timeout) {
+  auto& body = body_of(parser);
   body.data = buf;
   body.size = cap;
   for (;;) {
@@ -89,18 +93,18 @@ asio::awaitable<std::pair<error_code, std::size_t>> read_body_piece(
   }
 }
 
-template asio::awaitable<error_code> read_header<true>(asio::ip::tcp::socket&, beast::flat_buffer&,
-                                                       body_parser<true>&, deadline&,
-                                                       std::chrono::steady_clock::duration);
-template asio::awaitable<error_code> read_header<false>(asio::ip::tcp::socket&, beast::flat_buffer&,
-                                                        body_parser<false>&, deadline&,
-                                                        std::chrono::steady_clock::duration);
-template asio::awaitable<std::pair<error_code, std::size_t>> read_body_piece<true>(
+template asio::awaitable<error_code> read_header(asio::ip::tcp::socket&, beast::flat_buffer&,
+                                                 body_parser<true>&, deadline&,
+                                                 std::chrono::steady_clock::duration);
+template asio::awaitable<error_code> read_header(asio::ip::tcp::socket&, beast::flat_buffer&,
+                                                 upstream_response_parser&, deadline&,
+                                                 std::chrono::steady_clock::duration);
+template asio::awaitable<std::pair<error_code, std::size_t>> read_body_piece(
     asio::ip::tcp::socket&, beast::flat_buffer&, body_parser<true>&, char*, std::size_t, deadline&,
     std::chrono::steady_clock::duration);
-template asio::awaitable<std::pair<error_code, std::size_t>> read_body_piece<false>(
-    asio::ip::tcp::socket&, beast::flat_buffer&, body_parser<false>&, char*, std::size_t, deadline&,
-    std::chrono::steady_clock::duration);
+template asio::awaitable<std::pair<error_code, std::size_t>> read_body_piece(
+    asio::ip::tcp::socket&, beast::flat_buffer&, upstream_response_parser&, char*, std::size_t,
+    deadline&, std::chrono::steady_clock::duration);
 
 namespace {
 

@@ -18,6 +18,7 @@
 
 #include "net/deadline.hpp"
 #include "net/header_arena.hpp"
+#include "net/upstream_response_parser.hpp"
 
 namespace sluice::net {
 
@@ -33,18 +34,18 @@ using body_parser =
 /// Reads until `parser` has the whole header. Errors: Beast's (header_limit, body_limit from a
 /// declared Content-Length, bad_*), end_of_stream when the peer closed before a byte,
 /// partial_message when it closed mid-header, beast::error::timeout when the deadline closed it.
-template <bool IsRequest>
+/// `Parser`: body_parser<true> (requests) or upstream_response_parser.
+template <class Parser>
 boost::asio::awaitable<boost::system::error_code> read_header(
-    boost::asio::ip::tcp::socket& socket, boost::beast::flat_buffer& buffer,
-    body_parser<IsRequest>& parser, deadline& dl, std::chrono::steady_clock::duration timeout);
+    boost::asio::ip::tcp::socket& socket, boost::beast::flat_buffer& buffer, Parser& parser,
+    deadline& dl, std::chrono::steady_clock::duration timeout);
 
 /// Reads the next piece of the body into buf[0, cap); returns the bytes placed (0 only when
 /// the body is complete). Errors as read_header, plus body_limit.
-template <bool IsRequest>
+template <class Parser>
 boost::asio::awaitable<std::pair<boost::system::error_code, std::size_t>> read_body_piece(
-    boost::asio::ip::tcp::socket& socket, boost::beast::flat_buffer& buffer,
-    body_parser<IsRequest>& parser, char* buf, std::size_t cap, deadline& dl,
-    std::chrono::steady_clock::duration timeout);
+    boost::asio::ip::tcp::socket& socket, boost::beast::flat_buffer& buffer, Parser& parser,
+    char* buf, std::size_t cap, deadline& dl, std::chrono::steady_clock::duration timeout);
 
 /// How a body goes on the wire.
 enum class body_framing { none, raw, chunked };

@@ -1,5 +1,6 @@
 #include "net/request_exchange.hpp"
 
+#include <charconv>
 #include <cstring>
 
 #include <boost/asio/as_tuple.hpp>
@@ -61,7 +62,8 @@ using name_list = boost::container::small_vector<std::string_view, 4>;
 // ours to set, whatever a peer claims).
 // A walk over the field list, not a lookup: Beast's lookups search a case-insensitive tree, and
 // on the per-request path a handful of them cost more than reading every field once.
-name_list connection_named(const arena_fields& f) {
+template <class Fields>
+name_list connection_named(const Fields& f) {
   name_list named;
   for (const auto& field : f) {
     if (field.name() != http::field::connection) continue;
@@ -415,16 +417,19 @@ void request_exchange::build_upstream_head(body_framing framing, std::string& ou
 
 // The client's head: the upstream's status and fields less hop-by-hop ones, framed for the
 // client's HTTP version, with sluice's own fields added.
-void request_exchange::build_client_head(const http::response_header<arena_fields>& res,
-                                         bool keep_alive,
+void request_exchange::build_client_head(const upstream_response_parser& res, bool keep_alive,
                                          bool drop_transfer_encoding, std::string& out) const {
-  out.append(version_ == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
-  out.append(std::to_string(res.result_int())).push_back(' ');
+  out.append(version_ == 10 ? "HTTP/1.0 "sv : "HTTP/1.1 "sv);
+  char code[8];
+  const auto [code_end, code_ec] = std::to_chars(code, code + sizeof code, res.result_int());
+  out.append(code, code_end).push_back(' ');
   const auto reason = res.reason();
-  out.append(reason.empty() ? http::obsolete_reason(res.result()) : reason);
+  out.append(reason.empty()
+                 ? std::string_view(http::obsolete_reason(static_cast<http::status>(res.result_int())))
+                 : reason);
   out.append("\r\n"sv);
-  const name_list named = connection_named(res);
-  for (const auto& f : res) {
+  const name_list named = connection_named(res.fields());
+  for (const auto& f : res.fields()) {
     const auto id = f.name();
     if (is_hop_by_hop(id)) continue;
     if (id == http::field::transfer_encoding && drop_transfer_encoding) continue;
@@ -506,7 +511,7 @@ asio::awaitable<bool> request_exchange::forward() {
     downstream_session& session;
     ~upstream_watch() { session.upstream_socket_ = nullptr; }
   } watch{session_};
-  std::optional<body_parser<false>> rp;
+  std::optional<upstream_response_parser> rp;
   // A pooled connection the upstream closed in the meantime fails on first use. An idempotent
   // request without a body is retried once on a fresh connection; anything else could run twice.
   const bool idempotent = req.method() == http::verb::get || req.method() == http::verb::head ||
@@ -547,8 +552,7 @@ asio::awaitable<bool> request_exchange::forward() {
     if (!upstream_failed) {
       // Interim 1xx answers (other than 101) are not the response: read past them.
       for (;;) {
-        rp.emplace(std::piecewise_construct, std::make_tuple(),
-                   std::make_tuple(arena_allocator<char>(session_.arena_)));
+        rp.emplace(session_.arena_);
         rp->body_limit(boost::none);  // streamed, so any size
         rp->header_limit(upstream_header_limit);
         if (is_head_) rp->skip(true);
@@ -564,7 +568,7 @@ asio::awaitable<bool> request_exchange::forward() {
           upstream_failed = true;
           break;
         }
-        const unsigned code = rp->get().result_int();
+        const unsigned code = rp->result_int();
         if (code >= 100 && code < 200 && code != 101) continue;
         break;
       }
@@ -578,7 +582,7 @@ asio::awaitable<bool> request_exchange::forward() {
   }
 
   // Relay the response: head adjusted, body streamed through the same fixed buffer.
-  const auto& res = rp->get();
+  const auto& res = *rp;
   // The parser's view, not the message's: a body that ends at EOF means no keep-alive either.
   const bool upstream_keep_alive = rp->keep_alive();
   bool keep_alive = client_keep_alive_ && !session_.owner_.stopping();
