@@ -4,26 +4,18 @@
 
 namespace sluice::net {
 
-void* header_arena::allocate(std::size_t n, std::size_t align) {
-  const auto misalign = reinterpret_cast<std::uintptr_t>(cur_) & (align - 1);
-  const std::size_t pad = misalign ? align - misalign : 0;
-  if (cur_ == nullptr || pad + n > left_) {
-    if (!first_) {
-      first_ = std::make_unique_for_overwrite<std::byte[]>(block_size);
-      cur_ = first_.get();
-      left_ = block_size;
-    } else {
-      const std::size_t size = std::max(block_size, n + align);
-      more_.push_back(std::make_unique_for_overwrite<std::byte[]>(size));
-      cur_ = more_.back().get();
-      left_ = size;
-    }
-    return allocate(n, align);
+void* header_arena::allocate_slow(std::size_t n, std::size_t align) {
+  if (!first_) {
+    first_ = std::make_unique_for_overwrite<std::byte[]>(block_size);
+    cur_ = first_.get();
+    left_ = block_size;
+  } else {
+    const std::size_t size = std::max(block_size, n + align);
+    more_.push_back(std::make_unique_for_overwrite<std::byte[]>(size));
+    cur_ = more_.back().get();
+    left_ = size;
   }
-  void* p = cur_ + pad;
-  cur_ += pad + n;
-  left_ -= pad + n;
-  return p;
+  return allocate(n, align);
 }
 
 void header_arena::reset() {

@@ -4,6 +4,7 @@
 // keeps, and all of them are let go at once when the next request starts.
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <new>
 #include <vector>
@@ -13,12 +14,23 @@ namespace sluice::net {
 /// A bump allocator reset between requests; one per client connection, one thread.
 class header_arena {
  public:
-  /// Room for `n` bytes aligned to `align`.
-  void* allocate(std::size_t n, std::size_t align);
+  /// Room for `n` bytes aligned to `align`. The common case, a bump in the current block, is
+  /// inline: it runs for every field of every head.
+  void* allocate(std::size_t n, std::size_t align) {
+    const auto misalign = reinterpret_cast<std::uintptr_t>(cur_) & (align - 1);
+    const std::size_t pad = misalign ? align - misalign : 0;
+    if (cur_ == nullptr || pad + n > left_) return allocate_slow(n, align);
+    void* p = cur_ + pad;
+    cur_ += pad + n;
+    left_ -= pad + n;
+    return p;
+  }
   /// Forgets every allocation; keeps the first block for the next request.
   void reset();
 
  private:
+  void* allocate_slow(std::size_t n, std::size_t align);
+
   static constexpr std::size_t block_size = 4096;
   std::unique_ptr<std::byte[]> first_;             // kept across requests
   std::vector<std::unique_ptr<std::byte[]>> more_; // big heads only; freed by reset()

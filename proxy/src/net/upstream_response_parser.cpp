@@ -23,7 +23,12 @@ void upstream_response_parser::on_response_impl(int code, string_view reason, in
 void upstream_response_parser::on_field_impl(boost::beast::http::field name,
                                              string_view name_string, string_view value,
                                              error_code&) {
-  fields_.push_back({name, keep(name_string), keep(value)});
+  // Name and value in one allocation.
+  auto* p = static_cast<char*>(arena_.allocate(name_string.size() + value.size(), 1));
+  std::memcpy(p, name_string.data(), name_string.size());
+  if (!value.empty()) std::memcpy(p + name_string.size(), value.data(), value.size());
+  fields_.push_back({name, std::string_view(p, name_string.size()),
+                     std::string_view(p + name_string.size(), value.size())});
 }
 
 // As buffer_body's reader: copy what fits, ask for a new buffer when it is full.
