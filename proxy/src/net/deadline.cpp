@@ -7,7 +7,7 @@ namespace sluice::net {
 using clock = std::chrono::steady_clock;
 
 struct deadline::state : std::enable_shared_from_this<state> {
-  explicit state(boost::asio::ip::tcp::socket& s) : socket(&s), timer(s.get_executor()) {}
+  explicit state(socket_t& s) : socket(&s), timer(s.get_executor()) {}
 
   void arm() {
     armed = true;
@@ -27,8 +27,8 @@ struct deadline::state : std::enable_shared_from_this<state> {
     });
   }
 
-  boost::asio::ip::tcp::socket* socket;  // null once the owner is gone
-  boost::asio::steady_timer timer;
+  socket_t* socket;  // null once the owner is gone
+  timer_t timer;
   clock::time_point at = clock::time_point::max();
   bool armed = false;
   bool fired = false;
@@ -36,7 +36,7 @@ struct deadline::state : std::enable_shared_from_this<state> {
   clock::duration max_sleep = std::chrono::hours(24);
 };
 
-deadline::deadline(boost::asio::ip::tcp::socket& socket)
+deadline::deadline(socket_t& socket)
     : state_(std::make_shared<state>(socket)) {}
 
 deadline::~deadline() {

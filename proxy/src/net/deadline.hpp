@@ -8,6 +8,8 @@
 #include <memory>
 
 #include <boost/asio/ip/tcp.hpp>
+
+#include "net/io_types.hpp"
 #include <boost/asio/steady_timer.hpp>
 
 namespace sluice::net {
@@ -16,7 +18,7 @@ namespace sluice::net {
 class deadline {
  public:
   /// Watches `socket`, using a timer on the socket's executor.
-  explicit deadline(boost::asio::ip::tcp::socket& socket);
+  explicit deadline(socket_t& socket);
 
   /// The timer never sleeps longer than `d`. Set it to the shortest timeout this deadline will be
   /// given: then a new deadline is never earlier than the pending wake-up, and no request ever

@@ -17,13 +17,13 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
 namespace {
-constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr auto nothrow = asio::as_tuple(use_task);
 constexpr std::size_t read_chunk = 4096;
 constexpr auto linger_time = std::chrono::seconds(1);
 constexpr std::size_t linger_bytes = 256 * 1024;
 }  // namespace
 
-downstream_session::downstream_session(tcp::socket socket, worker& owner)
+downstream_session::downstream_session(socket_t socket, worker& owner)
     : socket_(std::move(socket)), dl_(socket_), owner_(owner) {
   const auto& t = owner_.shared().snapshot()->cfg().timeouts;
   dl_.max_sleep(std::min({t.header, t.idle, t.body}));
@@ -65,7 +65,7 @@ void downstream_session::abort() {
   if (relay_ != nullptr) relay_->abort();
 }
 
-asio::awaitable<void> downstream_session::run() {
+task<void> downstream_session::run() {
   auto self = shared_from_this();
   while (!owner_.stopping()) {
     auto snap = owner_.shared().snapshot();
@@ -109,7 +109,7 @@ asio::awaitable<void> downstream_session::run() {
 // Closing with unread bytes in the receive queue makes the kernel send a reset, which can
 // destroy a 413 or 431 before the client reads it. So: send FIN, then read and drop what the
 // client still sends, briefly and boundedly, before closing (what NGINX calls lingering close).
-asio::awaitable<void> downstream_session::linger_close() {
+task<void> downstream_session::linger_close() {
   boost::system::error_code ec;
   socket_.shutdown(tcp::socket::shutdown_send, ec);
   if (!ec && socket_.is_open()) {

@@ -11,6 +11,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 
+#include "net/io_types.hpp"
 #include "common/ip_address.hpp"
 #include "net/deadline.hpp"
 #include "net/header_arena.hpp"
@@ -26,11 +27,11 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
  public:
   /// Takes an accepted socket; the connection slot was taken by the caller and is given back
   /// when the session ends.
-  downstream_session(boost::asio::ip::tcp::socket socket, worker& owner);
+  downstream_session(socket_t socket, worker& owner);
   ~downstream_session();
 
   /// Serves requests until the client leaves, a deadline passes, or the worker stops.
-  boost::asio::awaitable<void> run();
+  task<void> run();
   /// Worker stopping: close now if waiting for a request, else after the current response.
   void shutdown();
   /// Drain deadline passed: close now, whatever is in progress.
@@ -39,9 +40,9 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
  private:
   friend class request_exchange;
 
-  boost::asio::awaitable<void> linger_close();
+  task<void> linger_close();
 
-  boost::asio::ip::tcp::socket socket_;
+  socket_t socket_;
   deadline dl_;
   boost::beast::flat_buffer buffer_;
   worker& owner_;
@@ -51,7 +52,7 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
   std::string head_buffer_;              // heads are built here; its capacity is reused
   std::string request_id_;               // the current request's id; its capacity is reused
   header_arena arena_;                   // both parsers' fields; reset per request
-  boost::asio::ip::tcp::socket* upstream_socket_ = nullptr;  // the upstream connection in use
+  socket_t* upstream_socket_ = nullptr;  // the upstream connection in use
   websocket_relay* relay_ = nullptr;  // the WebSocket this connection became, while it runs
   bool idle_ = false;  // waiting for the next request: safe to close at shutdown
 };

@@ -18,7 +18,7 @@ using error_code = boost::system::error_code;
 
 namespace {
 
-constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr auto nothrow = asio::as_tuple(use_task);
 constexpr std::size_t read_size = 16 * 1024;
 // Longest chunk-size line or trailer section accepted (they carry no body bytes).
 constexpr std::size_t max_framing_bytes = 16 * 1024;
@@ -37,7 +37,7 @@ http::buffer_body::value_type& body_of(upstream_response_parser& p) { return p.b
 }  // namespace
 
 template <class Parser>
-asio::awaitable<error_code> read_header(asio::ip::tcp::socket& socket, beast::flat_buffer& buffer,
+task<error_code> read_header(socket_t& socket, beast::flat_buffer& buffer,
                                         Parser& parser, deadline& dl,
                                         std::chrono::steady_clock::duration timeout) {
   // One deadline for the whole head, set once: a client that trickles a byte at a time must not
@@ -59,8 +59,8 @@ asio::awaitable<error_code> read_header(asio::ip::tcp::socket& socket, beast::fl
 }
 
 template <class Parser>
-asio::awaitable<std::pair<error_code, std::size_t>> read_body_piece(
-    asio::ip::tcp::socket& socket, beast::flat_buffer& buffer, Parser& parser, char* buf,
+task<std::pair<error_code, std::size_t>> read_body_piece(
+    socket_t& socket, beast::flat_buffer& buffer, Parser& parser, char* buf,
     std::size_t cap, deadline& dl, std::chrono::steady_clock::duration timeout) {
   auto& body = body_of(parser);
   body.data = buf;
@@ -93,17 +93,17 @@ asio::awaitable<std::pair<error_code, std::size_t>> read_body_piece(
   }
 }
 
-template asio::awaitable<error_code> read_header(asio::ip::tcp::socket&, beast::flat_buffer&,
+template task<error_code> read_header(socket_t&, beast::flat_buffer&,
                                                  body_parser<true>&, deadline&,
                                                  std::chrono::steady_clock::duration);
-template asio::awaitable<error_code> read_header(asio::ip::tcp::socket&, beast::flat_buffer&,
+template task<error_code> read_header(socket_t&, beast::flat_buffer&,
                                                  upstream_response_parser&, deadline&,
                                                  std::chrono::steady_clock::duration);
-template asio::awaitable<std::pair<error_code, std::size_t>> read_body_piece(
-    asio::ip::tcp::socket&, beast::flat_buffer&, body_parser<true>&, char*, std::size_t, deadline&,
+template task<std::pair<error_code, std::size_t>> read_body_piece(
+    socket_t&, beast::flat_buffer&, body_parser<true>&, char*, std::size_t, deadline&,
     std::chrono::steady_clock::duration);
-template asio::awaitable<std::pair<error_code, std::size_t>> read_body_piece(
-    asio::ip::tcp::socket&, beast::flat_buffer&, upstream_response_parser&, char*, std::size_t,
+template task<std::pair<error_code, std::size_t>> read_body_piece(
+    socket_t&, beast::flat_buffer&, upstream_response_parser&, char*, std::size_t,
     deadline&, std::chrono::steady_clock::duration);
 
 namespace {
@@ -113,7 +113,7 @@ namespace {
 // same way). Going through the reactor instead costs a suspension, a trip through the scheduler
 // and a resumption every time. True when everything went, or on a hard error (in `ec`); else
 // `rest` holds what is left. User-level non-blocking mode changes only synchronous calls.
-bool write_now(asio::ip::tcp::socket& socket, std::span<const asio::const_buffer> bufs,
+bool write_now(socket_t& socket, std::span<const asio::const_buffer> bufs,
                std::array<asio::const_buffer, 8>& rest, error_code& ec) {
   if (!socket.non_blocking()) socket.non_blocking(true, ec);
   std::size_t written = 0;
@@ -142,7 +142,7 @@ bool write_now(asio::ip::tcp::socket& socket, std::span<const asio::const_buffer
 }
 
 // The rest, under the deadline (unused slots are empty buffers, which the write skips).
-asio::awaitable<error_code> write_rest(asio::ip::tcp::socket& socket, deadline& dl,
+task<error_code> write_rest(socket_t& socket, deadline& dl,
                                        std::chrono::steady_clock::duration timeout,
                                        const std::array<asio::const_buffer, 8>& rest) {
   dl.expires_after(timeout);
@@ -153,7 +153,7 @@ asio::awaitable<error_code> write_rest(asio::ip::tcp::socket& socket, deadline& 
 
 }  // namespace
 
-asio::awaitable<error_code> write_all(asio::ip::tcp::socket& socket, deadline& dl,
+task<error_code> write_all(socket_t& socket, deadline& dl,
                                       std::chrono::steady_clock::duration timeout,
                                       std::span<const asio::const_buffer> bufs) {
   std::array<asio::const_buffer, 8> rest;
@@ -163,7 +163,7 @@ asio::awaitable<error_code> write_all(asio::ip::tcp::socket& socket, deadline& d
 }
 
 
-asio::awaitable<error_code> write_piece(asio::ip::tcp::socket& socket, deadline& dl,
+task<error_code> write_piece(socket_t& socket, deadline& dl,
                                         std::chrono::steady_clock::duration timeout,
                                         std::string_view head, body_framing framing,
                                         const char* data, std::size_t size, bool last) {

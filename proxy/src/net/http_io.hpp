@@ -16,6 +16,7 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
 
+#include "net/io_types.hpp"
 #include "net/deadline.hpp"
 #include "net/header_arena.hpp"
 #include "net/upstream_response_parser.hpp"
@@ -36,15 +37,15 @@ using body_parser =
 /// partial_message when it closed mid-header, beast::error::timeout when the deadline closed it.
 /// `Parser`: body_parser<true> (requests) or upstream_response_parser.
 template <class Parser>
-boost::asio::awaitable<boost::system::error_code> read_header(
-    boost::asio::ip::tcp::socket& socket, boost::beast::flat_buffer& buffer, Parser& parser,
+task<boost::system::error_code> read_header(
+    socket_t& socket, boost::beast::flat_buffer& buffer, Parser& parser,
     deadline& dl, std::chrono::steady_clock::duration timeout);
 
 /// Reads the next piece of the body into buf[0, cap); returns the bytes placed (0 only when
 /// the body is complete). Errors as read_header, plus body_limit.
 template <class Parser>
-boost::asio::awaitable<std::pair<boost::system::error_code, std::size_t>> read_body_piece(
-    boost::asio::ip::tcp::socket& socket, boost::beast::flat_buffer& buffer, Parser& parser,
+task<std::pair<boost::system::error_code, std::size_t>> read_body_piece(
+    socket_t& socket, boost::beast::flat_buffer& buffer, Parser& parser,
     char* buf, std::size_t cap, deadline& dl, std::chrono::steady_clock::duration timeout);
 
 /// How a body goes on the wire.
@@ -53,14 +54,14 @@ enum class body_framing { none, raw, chunked };
 /// Writes every byte of `bufs` (empty buffers are skipped). When the kernel takes it all at once
 /// (the usual case) the coroutine does not suspend; only what is left waits for the socket,
 /// under the deadline. beast::error::timeout when the deadline cut it.
-boost::asio::awaitable<boost::system::error_code> write_all(
-    boost::asio::ip::tcp::socket& socket, deadline& dl, std::chrono::steady_clock::duration timeout,
+task<boost::system::error_code> write_all(
+    socket_t& socket, deadline& dl, std::chrono::steady_clock::duration timeout,
     std::span<const boost::asio::const_buffer> bufs);
 
 /// Writes `head` (may be empty) and one body piece framed as `framing`; with `last` set and
 /// chunked framing, also the terminating chunk. One gather write.
-boost::asio::awaitable<boost::system::error_code> write_piece(
-    boost::asio::ip::tcp::socket& socket, deadline& dl, std::chrono::steady_clock::duration timeout,
+task<boost::system::error_code> write_piece(
+    socket_t& socket, deadline& dl, std::chrono::steady_clock::duration timeout,
     std::string_view head, body_framing framing, const char* data, std::size_t size, bool last);
 
 }  // namespace sluice::net

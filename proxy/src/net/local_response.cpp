@@ -24,7 +24,7 @@ std::string json_error(std::string_view message,
   return j.dump();
 }
 
-asio::awaitable<bool> send_local(asio::ip::tcp::socket& socket, deadline& dl,
+task<bool> send_local(socket_t& socket, deadline& dl,
                                  const local_response& r, const config::config& cfg) {
   std::string out;
   out.reserve(256 + r.body.size());
@@ -43,7 +43,7 @@ asio::awaitable<bool> send_local(asio::ip::tcp::socket& socket, deadline& dl,
   co_return !ec;
 }
 
-asio::awaitable<unsigned> reject_unreadable(asio::ip::tcp::socket& socket, deadline& dl,
+task<unsigned> reject_unreadable(socket_t& socket, deadline& dl,
                                         boost::system::error_code ec, const config::config& cfg) {
   local_response r;
   if (ec == http::error::header_limit) {

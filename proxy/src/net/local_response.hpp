@@ -11,6 +11,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http/status.hpp>
 
+#include "net/io_types.hpp"
 #include "config/config.hpp"
 #include "net/deadline.hpp"
 
@@ -26,13 +27,13 @@ struct local_response {
 };
 
 /// Writes `r` to the client under the body deadline; false when the write failed.
-boost::asio::awaitable<bool> send_local(boost::asio::ip::tcp::socket& socket, deadline& dl,
+task<bool> send_local(socket_t& socket, deadline& dl,
                                         const local_response& r, const config::config& cfg);
 
 /// The request could not be read (too large, malformed, too slow): say so if the client can
 /// still hear it. Nothing is said to a client that just went away. Returns the status sent, or
 /// 0 when nothing was.
-boost::asio::awaitable<unsigned> reject_unreadable(boost::asio::ip::tcp::socket& socket, deadline& dl,
+task<unsigned> reject_unreadable(socket_t& socket, deadline& dl,
                                                boost::system::error_code ec,
                                                const config::config& cfg);
 

@@ -31,7 +31,7 @@ using namespace std::string_view_literals;
 
 namespace {
 
-constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr auto nothrow = asio::as_tuple(use_task);
 constexpr std::size_t body_chunk = 16 * 1024;
 constexpr std::size_t max_request_id = 128;
 // Upstream responses are trusted more than clients, but cookies and CSP make big heads.
@@ -241,7 +241,7 @@ void request_exchange::decide() {
     if (l.max_in_flight > 0) holds_in_flight_ = true;
 }
 
-asio::awaitable<bool> request_exchange::run() {
+task<bool> request_exchange::run() {
   auto& req = parser_.get();
   version_ = req.version();
   client_keep_alive_ = parser_.keep_alive() && !session_.owner_.stopping();
@@ -306,7 +306,7 @@ void request_exchange::append_rate_limit_fields(std::string& out) const {
   out.append("\r\n"sv);
 }
 
-asio::awaitable<bool> request_exchange::answer(local_response& r) {
+task<bool> request_exchange::answer(local_response& r) {
   r.version = version_;
   // The client may still be sending a body we will not read: close rather than parse it as the
   // next request.
@@ -317,7 +317,7 @@ asio::awaitable<bool> request_exchange::answer(local_response& r) {
   co_return written && r.keep_alive;
 }
 
-asio::awaitable<bool> request_exchange::respond_limited() {
+task<bool> request_exchange::respond_limited() {
   const auto& d = decision_;
   const auto& l = route_->limits[static_cast<std::size_t>(d.limit_index)];
   const auto retry = ceil_seconds(d.limiting.retry_after_ns);
@@ -345,7 +345,7 @@ asio::awaitable<bool> request_exchange::respond_limited() {
   co_return co_await answer(r);
 }
 
-asio::awaitable<bool> request_exchange::respond_error(http::status status, std::string_view message) {
+task<bool> request_exchange::respond_error(http::status status, std::string_view message) {
   local_response r;
   r.status = status;
   // After a request sluice could not frame, the rest of the stream cannot be trusted either.
@@ -445,7 +445,7 @@ void request_exchange::build_client_head(const upstream_response_parser& res, bo
   out.append("\r\n"sv);
 }
 
-asio::awaitable<bool> request_exchange::forward() {
+task<bool> request_exchange::forward() {
   auto& req = parser_.get();
   auto& client = session_.socket_;
   auto& client_dl = session_.dl_;
@@ -475,7 +475,7 @@ asio::awaitable<bool> request_exchange::forward() {
   // one of the upstream's.
   std::size_t pending = 0;
   bool last = bodyless;
-  auto read_piece = [&](std::size_t offset) -> asio::awaitable<bool> {
+  auto read_piece = [&](std::size_t offset) -> task<bool> {
     auto [ec, n] = co_await read_body_piece(client, session_.buffer_, parser_, buf + offset,
                                             body_chunk - offset, client_dl, body_timeout);
     if (ec == http::error::body_limit) {
@@ -660,7 +660,7 @@ bool request_exchange::wants_websocket() const {
   return false;
 }
 
-asio::awaitable<bool> request_exchange::upgrade() {
+task<bool> request_exchange::upgrade() {
   auto& req = parser_.get();
   const auto& ws = *route_->websocket;
   auto& shared = session_.owner_.shared();

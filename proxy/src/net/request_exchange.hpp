@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include <boost/asio/awaitable.hpp>
+#include "net/io_types.hpp"
 #include "net/http_io.hpp"
 
 #include "limiter/limiter.hpp"
@@ -35,20 +36,20 @@ class request_exchange {
   request_exchange& operator=(const request_exchange&) = delete;
 
   /// Runs the request to its end; true when the connection may carry another request.
-  boost::asio::awaitable<bool> run();
+  task<bool> run();
 
  private:
   enum class outcome { allowed, limited, exempt, error, shadow };
 
   void decide();
   void record_metrics(std::chrono::steady_clock::time_point now) const;
-  boost::asio::awaitable<bool> respond_limited();
-  boost::asio::awaitable<bool> upgrade();
+  task<bool> respond_limited();
+  task<bool> upgrade();
   bool wants_websocket() const;
-  boost::asio::awaitable<bool> forward();
-  boost::asio::awaitable<bool> respond_error(boost::beast::http::status status,
+  task<bool> forward();
+  task<bool> respond_error(boost::beast::http::status status,
                                              std::string_view message);
-  boost::asio::awaitable<bool> answer(local_response& r);
+  task<bool> answer(local_response& r);
   void build_upstream_head(body_framing framing, std::string& out) const;
   void build_client_head(const upstream_response_parser& res, bool keep_alive,
                          bool drop_transfer_encoding, std::string& out) const;

@@ -24,7 +24,7 @@ bool upstream_pool::still_open(upstream_connection& conn) {
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && conn.buffer.size() == 0;
 }
 
-asio::awaitable<std::unique_ptr<upstream_connection>> upstream_pool::acquire(
+task<std::unique_ptr<upstream_connection>> upstream_pool::acquire(
     const config::upstream_settings& settings, config::duration body_timeout,
     connect_failure& failure) {
   failure = connect_failure::none;
@@ -48,10 +48,10 @@ asio::awaitable<std::unique_ptr<upstream_connection>> upstream_pool::acquire(
   }
 
   if (endpoints_.empty()) {
-    tcp::resolver resolver(ex_);
+    resolver_t resolver(ex_);
     auto [ec, results] = co_await resolver.async_resolve(
         settings.address.host, std::to_string(settings.address.port),
-        asio::as_tuple(asio::use_awaitable));
+        asio::as_tuple(use_task));
     if (ec) {
       log_event(log_level::error, "upstream " + settings.address.host + ": cannot resolve: " +
                                       ec.message());
@@ -66,7 +66,7 @@ asio::awaitable<std::unique_ptr<upstream_connection>> upstream_pool::acquire(
   conn->dl.max_sleep(std::min({settings.connect_timeout, settings.response_timeout, body_timeout}));
   conn->dl.expires_after(settings.connect_timeout);
   auto [ec, ep] =
-      co_await asio::async_connect(conn->socket, endpoints_, asio::as_tuple(asio::use_awaitable));
+      co_await asio::async_connect(conn->socket, endpoints_, asio::as_tuple(use_task));
   if (ec) {
     failure = conn->dl.expired() ? connect_failure::timeout : connect_failure::refused;
     endpoints_.clear();  // resolve again next time: the name may point elsewhere now

@@ -11,6 +11,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 
+#include "net/io_types.hpp"
 #include "config/config.hpp"
 #include "net/deadline.hpp"
 
@@ -19,8 +20,8 @@ namespace sluice::net {
 /// One connection to the upstream with its read buffer and deadline.
 struct upstream_connection {
   /// A connection not yet connected, on `ex`.
-  explicit upstream_connection(const boost::asio::any_io_executor& ex) : socket(ex), dl(socket) {}
-  boost::asio::ip::tcp::socket socket;
+  explicit upstream_connection(const executor_t& ex) : socket(ex), dl(socket) {}
+  socket_t socket;
   deadline dl;
   boost::beast::flat_buffer buffer;
   bool reused = false;  ///< came from the pool: may turn out closed by the upstream
@@ -34,11 +35,11 @@ enum class connect_failure { none, refused, timeout, resolve };
 class upstream_pool {
  public:
   /// Connections are made on `ex` (the worker's executor).
-  explicit upstream_pool(boost::asio::any_io_executor ex) : ex_(std::move(ex)) {}
+  explicit upstream_pool(executor_t ex) : ex_(std::move(ex)) {}
 
   /// An idle connection that is still open, else a new one (connect under connect_timeout).
   /// `body_timeout` is the longest pause allowed while a body streams (timeouts.client_body).
-  boost::asio::awaitable<std::unique_ptr<upstream_connection>> acquire(
+  task<std::unique_ptr<upstream_connection>> acquire(
       const config::upstream_settings& settings, config::duration body_timeout,
       connect_failure& failure);
   /// Returns a connection whose last response was read completely and allows keep-alive.
@@ -49,7 +50,7 @@ class upstream_pool {
  private:
   static bool still_open(upstream_connection& conn);
 
-  boost::asio::any_io_executor ex_;
+  executor_t ex_;
   std::vector<std::unique_ptr<upstream_connection>> idle_;
   config::endpoint resolved_for_;
   std::vector<boost::asio::ip::tcp::endpoint> endpoints_;

@@ -21,7 +21,7 @@ namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 
 namespace {
-constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr auto nothrow = asio::as_tuple(use_task);
 // After a close is started, how long the sides get to finish the closing handshake (and a
 // stalled write to drain) before both connections are dropped.
 constexpr auto close_grace = std::chrono::seconds(5);
@@ -44,9 +44,9 @@ bool is_handshake_field(std::string_view n) {
 }  // namespace
 
 struct websocket_relay::impl {
-  using ws_stream = websocket::stream<tcp::socket>;
+  using ws_stream = websocket::stream<socket_t>;
 
-  impl(tcp::socket u, const config::websocket_settings& s, message_limit l,
+  impl(socket_t u, const config::websocket_settings& s, message_limit l,
        config::duration handshake)
       : upstream(std::move(u)), settings(s), limit(l), wake(upstream.get_executor()),
         idle_timer(upstream.get_executor()), handshake_timeout(handshake) {
@@ -67,8 +67,8 @@ struct websocket_relay::impl {
   ws_stream& client() { return *client_stream; }
   config::websocket_settings settings;
   message_limit limit;
-  asio::steady_timer wake;        // run() sleeps on it until the spawned work is done
-  asio::steady_timer idle_timer;  // fires after idle_timeout without a message
+  timer_t wake;        // run() sleeps on it until the spawned work is done
+  timer_t idle_timer;  // fires after idle_timeout without a message
   config::duration handshake_timeout;
   std::unique_ptr<char[]> client_buf, upstream_buf;  // one per direction, made for the relay
   int outstanding = 0;   // spawned coroutines still running
@@ -101,7 +101,7 @@ struct websocket_relay::impl {
     closing = true;
     wake.cancel();
     ws_stream& ws = client_side ? client() : upstream;
-    spawn([&ws, reason]() -> asio::awaitable<void> {
+    spawn([&ws, reason]() -> task<void> {
       co_await ws.async_close(reason, nothrow);
     });
   }
@@ -120,7 +120,7 @@ struct websocket_relay::impl {
     pending = true;
     ws_stream& ws = to_client ? client() : upstream;
     websocket::ping_data data(payload.substr(0, websocket::ping_data::static_capacity));
-    spawn([&ws, &pending, data]() -> asio::awaitable<void> {
+    spawn([&ws, &pending, data]() -> task<void> {
       co_await ws.async_ping(data, nothrow);
       pending = false;
     });
@@ -144,7 +144,7 @@ struct websocket_relay::impl {
     return false;
   }
 
-  asio::awaitable<void> pump(bool from_client) {
+  task<void> pump(bool from_client) {
     ws_stream& from = from_client ? client() : upstream;
     ws_stream& to = from_client ? upstream : client();
     char* buf = from_client ? client_buf.get() : upstream_buf.get();
@@ -211,7 +211,7 @@ struct websocket_relay::impl {
     }
   }
 
-  asio::awaitable<void> watch_idle() {
+  task<void> watch_idle() {
     while (pumps > 0) {
       idle_timer.expires_at(last_activity + settings.idle_timeout);
       auto [ec] = co_await idle_timer.async_wait(nothrow);
@@ -228,13 +228,13 @@ struct websocket_relay::impl {
   }
 };
 
-websocket_relay::websocket_relay(tcp::socket upstream, const config::websocket_settings& settings,
+websocket_relay::websocket_relay(socket_t upstream, const config::websocket_settings& settings,
                                  message_limit limit, config::duration handshake_timeout)
     : impl_(std::make_unique<impl>(std::move(upstream), settings, limit, handshake_timeout)) {}
 
 websocket_relay::~websocket_relay() = default;
 
-asio::awaitable<upstream_upgrade> websocket_relay::open_upstream(std::string host,
+task<upstream_upgrade> websocket_relay::open_upstream(std::string host,
                                                                  std::string target,
                                                                  field_list fields) {
   auto& up = impl_->upstream;
@@ -265,7 +265,7 @@ asio::awaitable<upstream_upgrade> websocket_relay::open_upstream(std::string hos
   co_return out;
 }
 
-asio::awaitable<bool> websocket_relay::accept_client(tcp::socket client, std::string target,
+task<bool> websocket_relay::accept_client(socket_t client, std::string target,
                                                      field_list fields,
                                                      field_list response_fields) {
   http::request<http::empty_body> req{http::verb::get, target, 11};
@@ -288,7 +288,7 @@ asio::awaitable<bool> websocket_relay::accept_client(tcp::socket client, std::st
   co_return true;
 }
 
-asio::awaitable<std::string> websocket_relay::run() {
+task<std::string> websocket_relay::run() {
   auto& d = *impl_;
   d.client_buf = std::make_unique_for_overwrite<char[]>(d.settings.max_queued_bytes);
   d.upstream_buf = std::make_unique_for_overwrite<char[]>(d.settings.max_queued_bytes);

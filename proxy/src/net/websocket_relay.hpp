@@ -14,6 +14,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include "net/io_types.hpp"
 #include "config/config.hpp"
 #include "limiter/limit_key.hpp"
 #include "limiter/limiter.hpp"
@@ -46,7 +47,7 @@ class websocket_relay {
  public:
   /// Over `upstream`, a connected socket; `handshake_timeout` bounds each handshake (and each
   /// closing handshake).
-  websocket_relay(boost::asio::ip::tcp::socket upstream, const config::websocket_settings& settings,
+  websocket_relay(socket_t upstream, const config::websocket_settings& settings,
                   message_limit limit, config::duration handshake_timeout);
   ~websocket_relay();
   websocket_relay(const websocket_relay&) = delete;
@@ -54,15 +55,15 @@ class websocket_relay {
 
   /// Sends the upgrade for `target` to the upstream with `fields` (end-to-end fields of the
   /// client's request plus forwarding ones), and reads its answer.
-  boost::asio::awaitable<upstream_upgrade> open_upstream(std::string host, std::string target,
+  task<upstream_upgrade> open_upstream(std::string host, std::string target,
                                                          field_list fields);
   /// Takes the client's connection and completes its handshake (its request: `target` and
   /// `fields`), answering 101 with `response_fields`. False when the client is gone.
-  boost::asio::awaitable<bool> accept_client(boost::asio::ip::tcp::socket client,
+  task<bool> accept_client(socket_t client,
                                              std::string target, field_list fields,
                                              field_list response_fields);
   /// Relays until both sides are closed. Returns how it ended, for the log.
-  boost::asio::awaitable<std::string> run();
+  task<std::string> run();
 
   /// Proxy shutting down: close both sides with 1001 (going away).
   void going_away();

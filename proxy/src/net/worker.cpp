@@ -21,7 +21,7 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
 namespace {
-constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr auto nothrow = asio::as_tuple(use_task);
 constexpr auto flush_interval = std::chrono::milliseconds(100);
 // Answer to a client over max_client_connections: written once, then the socket is closed.
 constexpr std::string_view over_capacity_response =
@@ -59,7 +59,7 @@ void worker::join() {
 
 void worker::adopt(tcp protocol, tcp::socket::native_handle_type fd) {
   asio::post(ctx_, [this, protocol, fd] {
-    tcp::socket socket(ctx_);
+    socket_t socket(ctx_);
     boost::system::error_code ec;
     socket.assign(protocol, fd, ec);
     if (ec) {
@@ -79,7 +79,7 @@ void worker::adopt(tcp protocol, tcp::socket::native_handle_type fd) {
   });
 }
 
-asio::awaitable<void> worker::refuse(tcp::socket socket) {
+task<void> worker::refuse(socket_t socket) {
   deadline dl(socket);
   dl.expires_after(std::chrono::seconds(1));
   co_await asio::async_write(socket, asio::buffer(over_capacity_response), nothrow);
@@ -88,7 +88,7 @@ asio::awaitable<void> worker::refuse(tcp::socket socket) {
   socket.close(ignored);
 }
 
-asio::awaitable<void> worker::flush_loop() {
+task<void> worker::flush_loop() {
   while (!stopping_) {
     flush_timer_.expires_after(flush_interval);
     co_await flush_timer_.async_wait(nothrow);

@@ -15,6 +15,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "net/io_types.hpp"
 #include "net/access_log.hpp"
 #include "net/shared_state.hpp"
 #include "net/upstream_pool.hpp"
@@ -38,7 +39,7 @@ class worker {
   void start();
   /// Takes an accepted connection (a raw descriptor, released by the listener's thread) and
   /// serves it on this worker. Thread-safe.
-  void adopt(boost::asio::ip::tcp protocol, boost::asio::ip::tcp::socket::native_handle_type fd);
+  void adopt(boost::asio::ip::tcp protocol, socket_t::native_handle_type fd);
   /// Stops accepting, lets requests in progress finish within `drain`, then closes the rest.
   /// Thread-safe. join() waits for the thread.
   void stop(std::chrono::nanoseconds drain);
@@ -60,8 +61,8 @@ class worker {
   bool stopping() const { return stopping_; }
 
  private:
-  boost::asio::awaitable<void> flush_loop();
-  boost::asio::awaitable<void> refuse(boost::asio::ip::tcp::socket socket);
+  task<void> flush_loop();
+  task<void> refuse(socket_t socket);
 
   shared_state& shared_;
   unsigned index_;
@@ -72,8 +73,8 @@ class worker {
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   upstream_pool pool_;
   access_log_buffer access_log_;
-  boost::asio::steady_timer flush_timer_;
-  boost::asio::steady_timer drain_timer_;
+  timer_t flush_timer_;
+  timer_t drain_timer_;
   std::unordered_set<downstream_session*> sessions_;
   std::uint64_t id_state_;
   bool stopping_ = false;
