@@ -25,7 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import free_port, get, read_raw_responses, request, source_dir, stop_process
+from conftest import (free_port, get, read_raw_responses, request, sluice_bin, source_dir,
+                      stop_process)
 
 QUOTA = 5
 LIMIT_NAME = f"{QUOTA}/minute per ip"  # the derived name of `{per: ip, rate: 5/minute}`
@@ -779,3 +780,26 @@ def test_metrics_off(make_sluice):
     assert statuses(sluice.port, "/api/headers", QUOTA, "127.0.0.46") == [200] * QUOTA
     assert get(sluice.port, "/api/headers", source="127.0.0.46").status == 429
     assert admin_json(sluice, "GET", "/healthz")[0] == 200
+
+
+def test_an_admin_address_in_use_stops_the_start_with_a_clear_error(tmp_path, stub):
+    """A sluice whose admin listener cannot bind does not run half-watchable: exit 1, and the
+    log says which address and why."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        (tmp_path / "admin.yaml").write_text(
+            f"listen: 127.0.0.1:0\nupstream: {{address: 127.0.0.1:{stub.port}}}\n"
+            f"access_log: off\nadmin: {{listen: 127.0.0.1:{port}}}\n")
+        proc = subprocess.Popen([sluice_bin(), "--config", "admin.yaml"], cwd=tmp_path,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            _, stderr = proc.communicate(timeout=10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=5)
+    assert proc.returncode == 1, stderr
+    assert f"cannot listen on admin.listen 127.0.0.1:{port}: Address already in use" in stderr
+    assert "listening on" not in stderr

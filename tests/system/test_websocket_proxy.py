@@ -660,3 +660,20 @@ routes:
     assert get(stub.port, "/api/ws/stats").json() == {"open": 0, "total": 0}
     assert ws_metrics(sluice)[0].get("plain", 0) == 0
     assert_exits_cleanly(launcher, sluice)
+
+
+def test_upgrade_with_the_upstream_down_gets_502_and_frees_its_slot(launcher):
+    stub, sluice = start(launcher, ["--ws-interval", "0"], """
+routes:
+  - name: ws
+    path: /ws
+    websocket: {max_connections_per_ip: 1}
+""")
+    launcher.stop(stub)
+    for _ in range(3):  # a slot kept by a failed upgrade would refuse the second with 429
+        res = get(sluice.port, "/ws", "127.0.0.120", headers=HANDSHAKE)
+        assert res.status == 502, res.body
+        assert res.json()["error"] == "upstream unavailable"
+    assert ws_open(sluice, "ws") == 0
+    assert refusals(sluice, "ws") == {"per_ip": 0, "per_route": 0, "global": 0}
+    assert_exits_cleanly(launcher, sluice)

@@ -33,6 +33,14 @@ ClientMetric gauge(std::vector<ClientMetric::Label> labels, double value) {
   return m;
 }
 
+// One counter's total over a route's workers: `cell(cells)` picks it from each worker's cells.
+template <class Pick>
+std::uint64_t sum_workers(const route_series& r, Pick cell) {
+  std::uint64_t sum = 0;
+  for (unsigned w = 0; w < r.workers(); ++w) sum += cell(r.cells(w)).value();
+  return sum;
+}
+
 }  // namespace
 
 std::uint64_t limit_series::total() const {
@@ -98,19 +106,17 @@ std::vector<MetricFamily> proxy_metrics::Collect() const {
     const std::vector<ClientMetric::Label> route_label{{"route", r.name()}};
     for (std::size_t m = 0; m < method_class_count; ++m) {
       for (std::size_t d = 0; d < decision_count; ++d) {
-        std::uint64_t sum = 0;
-        for (unsigned w = 0; w < workers_; ++w) sum += r.cells(w).requests[m][d].value();
-        requests.metric.push_back(counter({{"decision", decision_names[d]},
-                                           {"method_class", method_class_names[m]},
-                                           {"route", r.name()}},
-                                          sum));
+        requests.metric.push_back(
+            counter({{"decision", decision_names[d]},
+                     {"method_class", method_class_names[m]},
+                     {"route", r.name()}},
+                    sum_workers(r, [&](const route_cells& c) -> auto& { return c.requests[m][d]; })));
       }
     }
     for (std::size_t s = 0; s < status_class_names.size(); ++s) {
-      std::uint64_t sum = 0;
-      for (unsigned w = 0; w < workers_; ++w) sum += r.cells(w).responses[s].value();
       responses.metric.push_back(
-          counter({{"route", r.name()}, {"status_class", status_class_names[s]}}, sum));
+          counter({{"route", r.name()}, {"status_class", status_class_names[s]}},
+                  sum_workers(r, [&](const route_cells& c) -> auto& { return c.responses[s]; })));
     }
     ClientMetric d, u;
     d.label = route_label;
@@ -125,10 +131,9 @@ std::vector<MetricFamily> proxy_metrics::Collect() const {
     upstream.metric.push_back(std::move(u));
     if (&r == unrouted_) continue;  // no handshake gets this far without a route
     for (std::size_t k = 0; k < websocket_refusal_count; ++k) {
-      std::uint64_t sum = 0;
-      for (unsigned w = 0; w < workers_; ++w) sum += r.cells(w).websocket_refused[k].value();
-      ws_refused.metric.push_back(
-          counter({{"reason", websocket_refusal_names[k]}, {"route", r.name()}}, sum));
+      ws_refused.metric.push_back(counter(
+          {{"reason", websocket_refusal_names[k]}, {"route", r.name()}},
+          sum_workers(r, [&](const route_cells& c) -> auto& { return c.websocket_refused[k]; })));
     }
   }
   for (const auto& l : limits_)

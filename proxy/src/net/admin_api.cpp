@@ -85,7 +85,7 @@ asio::awaitable<admin_api::response> admin_api::handle(const request& req) {
   if (path == "/config") {
     co_return json_response(req, http::status::ok, config::to_json(shared_.snapshot()->cfg()));
   }
-  if (path == "/limits") co_return limits(req);
+  if (path == "/limits") co_return limits(req, url->params());
 
   // /metrics
   if (!shared_.snapshot()->cfg().metrics.enabled)
@@ -144,11 +144,10 @@ asio::awaitable<admin_api::response> admin_api::ready(const request& probe_req) 
                           {{"ready", true}, {"upstream", where}, {"upstream_connect_ms", ms}});
 }
 
-admin_api::response admin_api::limits(const request& req) {
-  const auto url = boost::urls::parse_origin_form(req.target());
+admin_api::response admin_api::limits(const request& req, boost::urls::params_view params) {
   described_request d;
   bool have_ip = false, have_path = false;
-  for (const auto& p : url->params()) {
+  for (const auto& p : params) {
     if (p.key == "ip") {
       d.ip = p.value;
       have_ip = true;

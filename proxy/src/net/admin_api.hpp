@@ -10,6 +10,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <boost/url/params_view.hpp>
 
 #include "metrics/exposition.hpp"
 #include "net/shared_state.hpp"
@@ -37,7 +38,7 @@ class admin_api {
 
  private:
   boost::asio::awaitable<response> ready(const request& req);
-  response limits(const request& req);
+  response limits(const request& req, boost::urls::params_view params);
   response reload(const request& req);
   bool authorized(const request& req) const;
 

@@ -86,6 +86,65 @@ bool is_named(const name_list& named, std::string_view name) {
   return false;
 }
 
+// What the client's forwarding fields said, for the ones sluice writes in their place.
+struct forwarding {
+  std::string_view host;   // the Host value (empty when absent)
+  std::string_view proto;  // X-Forwarded-Proto, from a trusted proxy only
+  boost::container::small_vector<std::string_view, 2> chain;  // X-Forwarded-For, trusted only
+};
+
+// Walks the client's fields as the upstream gets them, calling `emit(name, value)` for each
+// end-to-end field in order. Left out: hop-by-hop fields and those Connection names; framing
+// (sluice states its own: a copied Content-Length or Transfer-Encoding that disagreed with what
+// is sent would be a smuggling vector); X-Forwarded-*, X-Request-Id and, from an untrusted peer,
+// Forwarded (rebuilt or dropped, so the upstream never sees an address a client made up). For a
+// WebSocket handshake also Host and the handshake's own fields, which the handshake writes.
+template <class Fields, class Emit>
+forwarding end_to_end_fields(const Fields& req, bool peer_trusted, bool websocket, Emit&& emit) {
+  const name_list named = connection_named(req);
+  forwarding out;
+  for (const auto& f : req) {
+    const auto id = f.name();
+    const std::string_view name = f.name_string();
+    if (is_hop_by_hop(id) || id == http::field::expect || id == http::field::content_length ||
+        id == http::field::transfer_encoding)
+      continue;
+    if (websocket && (id == http::field::sec_websocket_key ||
+                      id == http::field::sec_websocket_version ||
+                      id == http::field::sec_websocket_extensions))
+      continue;
+    if (id == http::field::unknown) {
+      if (beast::iequals(name, "X-Forwarded-For")) {
+        if (peer_trusted) out.chain.push_back(f.value());
+        continue;
+      }
+      if (beast::iequals(name, "X-Forwarded-Proto")) {
+        if (peer_trusted) out.proto = f.value();
+        continue;
+      }
+      if (beast::iequals(name, "X-Request-Id")) continue;
+    } else if (id == http::field::forwarded && !peer_trusted) {
+      continue;
+    } else if (id == http::field::host) {
+      out.host = f.value();
+      if (websocket) continue;
+    }
+    if (!named.empty() && is_named(named, name)) continue;
+    emit(name, std::string_view(f.value()));
+  }
+  return out;
+}
+
+// The X-Forwarded-For value: a trusted proxy's chain with the peer added, else just the peer.
+void append_forwarded_for(std::string& out, const forwarding& f, std::string_view peer) {
+  for (const auto v : f.chain) out.append(v).append(", "sv);
+  out.append(peer);
+}
+
+std::string_view forwarded_proto(const forwarding& f) {
+  return f.proto.empty() ? std::string_view("http") : f.proto;
+}
+
 // One capacity check and four copies (the head buffer's capacity is kept across requests, so
 // this rarely grows it), instead of four appends each checking and maybe growing.
 void append_field(std::string& out, std::string_view name, std::string_view value) {
@@ -320,26 +379,34 @@ task<bool> request_exchange::answer(local_response& r) {
 task<bool> request_exchange::respond_limited() {
   const auto& d = decision_;
   const auto& l = route_->limits[static_cast<std::size_t>(d.limit_index)];
-  const auto retry = ceil_seconds(d.limiting.retry_after_ns);
+  const bool full = d.refused == limiter::refusal::table_full;
+  co_return co_await respond_refused(
+      full ? http::status::service_unavailable : http::status::too_many_requests,
+      full                                        ? "rate limiter at capacity"
+      : d.refused == limiter::refusal::in_flight ? "too many requests in flight"
+                                                  : "rate limit exceeded",
+      l.name, ceil_seconds(d.limiting.retry_after_ns));
+}
+
+// Every refusal looks the same: JSON {error, route, limit, retry_after_s}, Retry-After, and the
+// route's RateLimit fields when its limits were asked.
+task<bool> request_exchange::respond_refused(http::status status, std::string_view message,
+                                             std::string_view limit, std::uint64_t retry_s) {
   local_response r;
   r.keep_alive = true;
-  const bool full = d.refused == limiter::refusal::table_full;
-  r.status = full ? http::status::service_unavailable : http::status::too_many_requests;
-  const char* message = full ? "rate limiter at capacity"
-                        : d.refused == limiter::refusal::in_flight ? "too many requests in flight"
-                                                                   : "rate limit exceeded";
+  r.status = status;
   nlohmann::json body;
   body["error"] = message;
   body["route"] = route_->name;
-  body["limit"] = l.name;
-  body["retry_after_s"] = retry;
+  body["limit"] = limit;
+  body["retry_after_s"] = retry_s;
   r.body = body.dump();
-  r.headers.emplace_back("Retry-After", std::to_string(retry));
+  r.headers.emplace_back("Retry-After", std::to_string(retry_s));
   const std::string& policy = snap_->policy_header(*route_);
-  if (!policy.empty()) {
+  if (!policy.empty() && decided_) {
     r.headers.emplace_back("RateLimit-Policy", policy);
     std::string value;
-    append_ratelimit_field(*route_, snap_->quoted_names(*route_), d, value);
+    append_ratelimit_field(*route_, snap_->quoted_names(*route_), decision_, value);
     r.headers.emplace_back("RateLimit", value);
   }
   co_return co_await answer(r);
@@ -358,57 +425,25 @@ task<bool> request_exchange::respond_error(http::status status, std::string_view
 // instead costs a tree update and an allocation per field touched, on every request).
 void request_exchange::build_upstream_head(body_framing framing, std::string& out) const {
   const auto& req = parser_.get();
-  const name_list named = connection_named(req);
-  const bool peer_trusted = peer_trusted_;
-
   out.append(req.method_string()).push_back(' ');
   out.append(req.target());
   out.append(" HTTP/1.1\r\n"sv);
-  bool has_host = false;
-  std::string_view forwarded_proto;
-  boost::container::small_vector<std::string_view, 2> forwarded_for;
-  for (const auto& f : req) {
-    const auto id = f.name();
-    const std::string_view name = f.name_string();
-    // Framing is sluice's to state (below), never copied: a copied Content-Length or
-    // Transfer-Encoding that disagreed with what is sent would be a smuggling vector.
-    if (is_hop_by_hop(id) || id == http::field::expect || id == http::field::content_length ||
-        id == http::field::transfer_encoding)
-      continue;
-    if (id == http::field::unknown) {
-      if (beast::iequals(name, "X-Forwarded-For")) {
-        forwarded_for.push_back(f.value());
-        continue;
-      }
-      if (beast::iequals(name, "X-Forwarded-Proto")) {
-        forwarded_proto = f.value();
-        continue;
-      }
-      if (beast::iequals(name, "X-Request-Id")) continue;
-    } else if (id == http::field::forwarded && !peer_trusted) {
-      continue;
-    } else if (id == http::field::host) {
-      has_host = true;
-    }
-    if (!named.empty() && is_named(named, name)) continue;
-    append_field(out, name, f.value());
-  }
-  // Only a trusted proxy's forwarding chain is passed on; anyone else's is replaced, so the
-  // upstream never sees an address a client made up.
+  const forwarding fwd =
+      end_to_end_fields(req, peer_trusted_, false,
+                        [&out](std::string_view name, std::string_view value) {
+                          append_field(out, name, value);
+                        });
   out.append("X-Forwarded-For: "sv);
-  if (peer_trusted) {
-    for (const auto v : forwarded_for) out.append(v).append(", "sv);
-  }
-  out.append(session_.peer_text_).append("\r\n"sv);
-  append_field(out, "X-Forwarded-Proto",
-               peer_trusted && !forwarded_proto.empty() ? forwarded_proto : std::string_view("http"));
+  append_forwarded_for(out, fwd, session_.peer_text_);
+  out.append("\r\n"sv);
+  append_field(out, "X-Forwarded-Proto", forwarded_proto(fwd));
   append_field(out, "X-Request-Id", request_id_);
   if (framing == body_framing::chunked) {
     out.append("Transfer-Encoding: chunked\r\n"sv);
   } else if (const auto length = parser_.content_length()) {
     out.append("Content-Length: "sv).append(std::to_string(*length)).append("\r\n"sv);
   }
-  if (!has_host) {
+  if (fwd.host.empty()) {
     out.append("Host: "sv).append(cfg_.upstream.address.host).push_back(':');
     out.append(std::to_string(cfg_.upstream.address.port)).append("\r\n"sv);
   }
@@ -699,25 +734,10 @@ task<bool> request_exchange::upgrade() {
     if (auto* s = snap_->route_metrics(*route_))
       s->cells(session_.owner_.index()).websocket_refused[static_cast<std::size_t>(reason)].add();
     outcome_ = outcome::limited;
-    local_response r;
-    r.keep_alive = true;
-    r.status = global ? http::status::service_unavailable : http::status::too_many_requests;
-    nlohmann::json body;
-    body["error"] = global ? "too many WebSocket connections on this proxy"
-                           : "too many WebSocket connections";
-    body["route"] = route_->name;
-    body["limit"] = limit;
-    body["retry_after_s"] = 1;
-    r.body = body.dump();
-    r.headers.emplace_back("Retry-After", "1");
-    const std::string& policy = snap_->policy_header(*route_);
-    if (!policy.empty() && decided_) {
-      r.headers.emplace_back("RateLimit-Policy", policy);
-      std::string value;
-      append_ratelimit_field(*route_, snap_->quoted_names(*route_), decision_, value);
-      r.headers.emplace_back("RateLimit", value);
-    }
-    co_return co_await answer(r);
+    co_return co_await respond_refused(
+        global ? http::status::service_unavailable : http::status::too_many_requests,
+        global ? "too many WebSocket connections on this proxy" : "too many WebSocket connections",
+        limit, 1);
   }
   // Held for the life of the WebSocket and given back exactly once, however it ends.
   struct slot_guard {
@@ -757,43 +777,18 @@ task<bool> request_exchange::upgrade() {
 
   // End-to-end fields of the client's request, with sluice's forwarding fields.
   field_list fields;
-  const name_list named = connection_named(req);
-  std::string host;
+  const forwarding fwd = end_to_end_fields(
+      req, peer_trusted_, true, [&fields](std::string_view name, std::string_view value) {
+        fields.emplace_back(std::string(name), std::string(value));
+      });
   std::string forwarded_for;
-  std::string_view forwarded_proto;
-  for (const auto& f : req) {
-    const auto id = f.name();
-    const std::string_view name = f.name_string();
-    if (is_hop_by_hop(id) || id == http::field::expect || id == http::field::content_length ||
-        id == http::field::transfer_encoding || id == http::field::sec_websocket_key ||
-        id == http::field::sec_websocket_version || id == http::field::sec_websocket_extensions)
-      continue;
-    if (id == http::field::host) {
-      host = f.value();
-      continue;
-    }
-    if (id == http::field::unknown) {
-      if (beast::iequals(name, "X-Forwarded-For")) {
-        if (peer_trusted_) forwarded_for.append(f.value()).append(", "sv);
-        continue;
-      }
-      if (beast::iequals(name, "X-Forwarded-Proto")) {
-        forwarded_proto = f.value();
-        continue;
-      }
-      if (beast::iequals(name, "X-Request-Id")) continue;
-    } else if (id == http::field::forwarded && !peer_trusted_) {
-      continue;
-    }
-    if (!named.empty() && is_named(named, name)) continue;
-    fields.emplace_back(std::string(name), std::string(f.value()));
-  }
-  fields.emplace_back("X-Forwarded-For", forwarded_for + session_.peer_text_);
-  fields.emplace_back("X-Forwarded-Proto", peer_trusted_ && !forwarded_proto.empty()
-                                               ? std::string(forwarded_proto)
-                                               : std::string("http"));
+  append_forwarded_for(forwarded_for, fwd, session_.peer_text_);
+  fields.emplace_back("X-Forwarded-For", std::move(forwarded_for));
+  fields.emplace_back("X-Forwarded-Proto", std::string(forwarded_proto(fwd)));
   fields.emplace_back("X-Request-Id", request_id_);
-  if (host.empty()) host = up.address.host + ":" + std::to_string(up.address.port);
+  std::string host = fwd.host.empty()
+                         ? up.address.host + ":" + std::to_string(up.address.port)
+                         : std::string(fwd.host);
 
   upstream_upgrade answer_up = co_await relay.open_upstream(host, std::string(req.target()), fields);
   if (!answer_up.upgraded) {

@@ -44,6 +44,8 @@ class request_exchange {
   void decide();
   void record_metrics(std::chrono::steady_clock::time_point now) const;
   task<bool> respond_limited();
+  task<bool> respond_refused(boost::beast::http::status status, std::string_view message,
+                             std::string_view limit, std::uint64_t retry_s);
   task<bool> upgrade();
   bool wants_websocket() const;
   task<bool> forward();
