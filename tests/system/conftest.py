@@ -20,6 +20,7 @@ import re
 import signal
 import socket
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -424,3 +425,133 @@ def read_raw_responses(sock: socket.socket, count: int, deadline_s: float = REQU
             body = b""
         out.append((status, headers, body))
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# A misbehaving upstream, for what the stub will not do
+
+
+def content_length(head: bytes) -> int:
+    match = re.search(rb"\r\ncontent-length:\s*(\d+)", head, re.I)
+    return int(match.group(1)) if match else 0
+
+
+class FakeUpstream:
+    """A raw-socket HTTP backend: `handler(upstream, conn, conn_index)` serves one connection.
+    Every byte received is kept in `received` (per connection) and request lines in `requests`."""
+
+    def __init__(self, handler):
+        self.handler = handler
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.stopping = threading.Event()
+        self.lock = threading.Lock()
+        self.conns: list[socket.socket] = []
+        self.received: list[bytearray] = []
+        self.requests: list[bytes] = []
+        self.threads: list[threading.Thread] = []
+        self.thread = threading.Thread(target=self._accept_loop, daemon=True)
+        self.thread.start()
+
+    def _accept_loop(self):
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            conn.settimeout(10)
+            with self.lock:
+                index = len(self.conns)
+                self.conns.append(conn)
+                self.received.append(bytearray())
+            t = threading.Thread(target=self._serve, args=(conn, index), daemon=True)
+            self.threads.append(t)
+            t.start()
+
+    def _serve(self, conn, index):
+        try:
+            self.handler(self, conn, index)
+        except OSError:
+            pass
+        finally:
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+    def recv(self, conn, index) -> bytes:
+        """One recv that records what arrived; b"" on EOF or error."""
+        try:
+            chunk = conn.recv(65536)
+        except OSError:
+            return b""
+        with self.lock:
+            self.received[index] += chunk
+        return chunk
+
+    def next_request(self, conn, index, buf: bytes) -> tuple[bytes | None, bytes, bytes]:
+        """Reads one request (head and Content-Length body). Returns (head, body, rest)."""
+        while b"\r\n\r\n" not in buf:
+            chunk = self.recv(conn, index)
+            if not chunk:
+                return None, b"", b""
+            buf += chunk
+        head, rest = buf.split(b"\r\n\r\n", 1)
+        need = content_length(head)
+        while len(rest) < need:
+            chunk = self.recv(conn, index)
+            if not chunk:
+                return None, b"", b""
+            rest += chunk
+        with self.lock:
+            self.requests.append(head.split(b"\r\n", 1)[0])
+        return head, rest[:need], rest[need:]
+
+    def request_lines(self) -> list[bytes]:
+        with self.lock:
+            return list(self.requests)
+
+    def all_received(self) -> bytes:
+        with self.lock:
+            return b"".join(bytes(r) for r in self.received)
+
+    def close(self):
+        self.stopping.set()
+        self.sock.close()
+        self.thread.join(timeout=5)
+        with self.lock:
+            conns = list(self.conns)
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            try:
+                conn.close()
+            except OSError:
+                pass
+        for t in self.threads:
+            t.join(timeout=2)
+
+
+@pytest.fixture
+def fake_upstream():
+    """fake_upstream(handler) -> FakeUpstream; every one made is closed at teardown."""
+    made: list[FakeUpstream] = []
+
+    def make(handler) -> FakeUpstream:
+        upstream = FakeUpstream(handler)
+        made.append(upstream)
+        return upstream
+
+    try:
+        yield make
+    finally:
+        for upstream in made:
+            upstream.close()

@@ -84,7 +84,7 @@ task<void> downstream_session::run() {
     // The previous request's parsers are gone: their fields' memory can be handed out again.
     arena_.reset();
     request_parser parser(std::piecewise_construct, std::make_tuple(),
-                          std::make_tuple(arena_allocator<char>(arena_)));
+                          std::make_tuple(http1::arena_allocator<char>(arena_)));
     parser.header_limit(cfg.caps.max_header_bytes);
     parser.body_limit(cfg.caps.max_body_bytes);
     const auto ec = co_await read_header(socket_, buffer_, parser, dl_, cfg.timeouts.header);

@@ -14,7 +14,7 @@
 #include "net/io_types.hpp"
 #include "common/ip_address.hpp"
 #include "net/deadline.hpp"
-#include "net/header_arena.hpp"
+#include "http1/header_arena.hpp"
 
 namespace sluice::net {
 
@@ -51,7 +51,7 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
   std::unique_ptr<char[]> body_buffer_;  // streaming buffer for both bodies, made on first use
   std::string head_buffer_;              // heads are built here; its capacity is reused
   std::string request_id_;               // the current request's id; its capacity is reused
-  header_arena arena_;                   // both parsers' fields; reset per request
+  http1::header_arena arena_;            // both parsers' fields; reset per request
   socket_t* upstream_socket_ = nullptr;  // the upstream connection in use
   websocket_relay* relay_ = nullptr;  // the WebSocket this connection became, while it runs
   bool idle_ = false;  // waiting for the next request: safe to close at shutdown

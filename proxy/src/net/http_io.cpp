@@ -32,7 +32,7 @@ error_code read_failure(error_code ec, deadline& dl, bool got_bytes) {
 
 // Where each parser takes its body pieces.
 http::buffer_body::value_type& body_of(body_parser<true>& p) { return p.get().body(); }
-http::buffer_body::value_type& body_of(upstream_response_parser& p) { return p.body(); }
+http1::body_window& body_of(http1::response_parser& p) { return p.body(); }
 
 }  // namespace
 
@@ -97,13 +97,13 @@ template task<error_code> read_header(socket_t&, beast::flat_buffer&,
                                                  body_parser<true>&, deadline&,
                                                  std::chrono::steady_clock::duration);
 template task<error_code> read_header(socket_t&, beast::flat_buffer&,
-                                                 upstream_response_parser&, deadline&,
+                                                 http1::response_parser&, deadline&,
                                                  std::chrono::steady_clock::duration);
 template task<std::pair<error_code, std::size_t>> read_body_piece(
     socket_t&, beast::flat_buffer&, body_parser<true>&, char*, std::size_t, deadline&,
     std::chrono::steady_clock::duration);
 template task<std::pair<error_code, std::size_t>> read_body_piece(
-    socket_t&, beast::flat_buffer&, upstream_response_parser&, char*, std::size_t,
+    socket_t&, beast::flat_buffer&, http1::response_parser&, char*, std::size_t,
     deadline&, std::chrono::steady_clock::duration);
 
 namespace {

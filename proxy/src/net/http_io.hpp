@@ -18,24 +18,24 @@
 
 #include "net/io_types.hpp"
 #include "net/deadline.hpp"
-#include "net/header_arena.hpp"
-#include "net/upstream_response_parser.hpp"
+#include "http1/header_arena.hpp"
+#include "http1/response_parser.hpp"
 
 namespace sluice::net {
 
 /// Header fields whose memory comes from the connection's header_arena.
-using arena_fields = boost::beast::http::basic_fields<arena_allocator<char>>;
+using arena_fields = boost::beast::http::basic_fields<http1::arena_allocator<char>>;
 
 /// Parser of a request or response whose body is taken piece by piece into a caller's buffer.
 /// Construct with make_parser_args(arena) so the fields allocate from the arena.
 template <bool IsRequest>
 using body_parser =
-    boost::beast::http::parser<IsRequest, boost::beast::http::buffer_body, arena_allocator<char>>;
+    boost::beast::http::parser<IsRequest, boost::beast::http::buffer_body, http1::arena_allocator<char>>;
 
 /// Reads until `parser` has the whole header. Errors: Beast's (header_limit, body_limit from a
 /// declared Content-Length, bad_*), end_of_stream when the peer closed before a byte,
 /// partial_message when it closed mid-header, beast::error::timeout when the deadline closed it.
-/// `Parser`: body_parser<true> (requests) or upstream_response_parser.
+/// `Parser`: body_parser<true> (requests) or http1::response_parser.
 template <class Parser>
 task<boost::system::error_code> read_header(
     socket_t& socket, boost::beast::flat_buffer& buffer, Parser& parser,

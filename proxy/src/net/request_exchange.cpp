@@ -452,7 +452,7 @@ void request_exchange::build_upstream_head(body_framing framing, std::string& ou
 
 // The client's head: the upstream's status and fields less hop-by-hop ones, framed for the
 // client's HTTP version, with sluice's own fields added.
-void request_exchange::build_client_head(const upstream_response_parser& res, bool keep_alive,
+void request_exchange::build_client_head(const http1::response_parser& res, bool keep_alive,
                                          bool drop_transfer_encoding, std::string& out) const {
   out.append(version_ == 10 ? "HTTP/1.0 "sv : "HTTP/1.1 "sv);
   char code[8];
@@ -468,8 +468,8 @@ void request_exchange::build_client_head(const upstream_response_parser& res, bo
     const auto id = f.name();
     if (is_hop_by_hop(id)) continue;
     if (id == http::field::transfer_encoding && drop_transfer_encoding) continue;
+    if (f.is_request_id) continue;
     const std::string_view name = f.name_string();
-    if (id == http::field::unknown && beast::iequals(name, "X-Request-Id")) continue;
     if (!named.empty() && is_named(named, name)) continue;
     append_field(out, name, f.value());
   }
@@ -546,7 +546,7 @@ task<bool> request_exchange::forward() {
     downstream_session& session;
     ~upstream_watch() { session.upstream_socket_ = nullptr; }
   } watch{session_};
-  std::optional<upstream_response_parser> rp;
+  std::optional<http1::response_parser> rp;
   // A pooled connection the upstream closed in the meantime fails on first use. An idempotent
   // request without a body is retried once on a fresh connection; anything else could run twice.
   const bool idempotent = req.method() == http::verb::get || req.method() == http::verb::head ||
@@ -588,7 +588,6 @@ task<bool> request_exchange::forward() {
       // Interim 1xx answers (other than 101) are not the response: read past them.
       for (;;) {
         rp.emplace(session_.arena_);
-        rp->body_limit(boost::none);  // streamed, so any size
         rp->header_limit(upstream_header_limit);
         if (is_head_) rp->skip(true);
         const auto ec = co_await read_header(conn->socket, conn->buffer, *rp, conn->dl,
@@ -600,6 +599,17 @@ task<bool> request_exchange::forward() {
           co_return co_await respond_error(http::status::gateway_timeout, "upstream timeout");
         }
         if (ec) {
+          // A closed or reset pooled connection is worth one more try; a response that breaks
+          // HTTP's framing rules is not (the same upstream would send it again).
+          if (ec.category() == http::make_error_code(http::error::bad_version).category() &&
+              ec != http::error::end_of_stream && ec != http::error::partial_message) {
+            log_event(log_level::warn, "upstream sent a malformed response (" + ec.message() +
+                                           "), request " + request_id_);
+            session_.upstream_socket_ = nullptr;
+            upstream_end_ = std::chrono::steady_clock::now();
+            co_return co_await respond_error(http::status::bad_gateway,
+                                             "upstream sent a malformed response");
+          }
           upstream_failed = true;
           break;
         }

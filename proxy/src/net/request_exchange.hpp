@@ -53,7 +53,7 @@ class request_exchange {
                                              std::string_view message);
   task<bool> answer(local_response& r);
   void build_upstream_head(body_framing framing, std::string& out) const;
-  void build_client_head(const upstream_response_parser& res, bool keep_alive,
+  void build_client_head(const http1::response_parser& res, bool keep_alive,
                          bool drop_transfer_encoding, std::string& out) const;
   void append_rate_limit_fields(std::string& out) const;
   char* body_buffer();

@@ -1,8 +1,8 @@
-#include "net/header_arena.hpp"
+#include "http1/header_arena.hpp"
 
 #include <algorithm>
 
-namespace sluice::net {
+namespace sluice::http1 {
 
 void* header_arena::allocate_slow(std::size_t n, std::size_t align) {
   if (!first_) {
@@ -24,4 +24,4 @@ void header_arena::reset() {
   left_ = first_ ? block_size : 0;
 }
 
-}  // namespace sluice::net
+}  // namespace sluice::http1

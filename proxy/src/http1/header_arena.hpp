@@ -9,7 +9,7 @@
 #include <new>
 #include <vector>
 
-namespace sluice::net {
+namespace sluice::http1 {
 
 /// A bump allocator reset between requests; one per client connection, one thread.
 class header_arena {
@@ -66,4 +66,4 @@ class arena_allocator {
   header_arena* arena_;
 };
 
-}  // namespace sluice::net
+}  // namespace sluice::http1

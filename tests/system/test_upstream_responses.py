@@ -1,0 +1,145 @@
+"""How sluice relays what an upstream answers, from a raw-socket upstream (FakeUpstream) that
+sends exact bytes: heads that bend HTTP's rules but are allowed (no reason phrase, interim 1xx
+answers, chunk extensions and trailers, HTTP/1.0 keep-alive, Connection-named fields), and heads
+that would let an upstream split or smuggle a response, which the client must get as a 502 while
+the next request is served normally.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from conftest import FakeUpstream, connect, read_raw_responses, send, sluice_config
+
+HONEST = b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nhonest"
+
+
+def serve_answers(answers: dict[bytes, bytes]):
+    """A handler answering each request by its target (first match of a key in the request
+    line), else HONEST; keeps the connection open unless the answer says close."""
+
+    def handler(up: FakeUpstream, conn, index):
+        buf = b""
+        while True:
+            head, _, buf = up.next_request(conn, index, buf)
+            if head is None:
+                return
+            line = head.split(b"\r\n", 1)[0]
+            answer = next((a for key, a in answers.items() if key in line), HONEST)
+            conn.sendall(answer)
+
+    return handler
+
+
+def raw_get(port: int, target: str, source: str = "127.0.0.1") -> bytes:
+    """One GET on a fresh connection that asks to close; returns the whole answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source, 0)) as s:
+        s.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+        return out
+
+
+# Each of these would frame the response differently for sluice and for the client (or put a
+# field of the upstream's choosing into the client's head): never relayed.
+SPLITTING = {
+    "bare-lf-in-value": b"HTTP/1.1 200 OK\r\nX-A: b\nSet-Cookie: injected=1\r\nContent-Length: 2\r\n\r\nok",
+    "bare-cr-in-value": b"HTTP/1.1 200 OK\r\nX-A: b\rSet-Cookie: injected=1\r\nContent-Length: 2\r\n\r\nok",
+    "length-and-chunked": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n"
+                          b"0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nSMUGGLED",
+    "two-lengths": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 10\r\n\r\nok",
+    "obs-fold": b"HTTP/1.1 200 OK\r\nX-A: b\r\n Set-Cookie: injected=1\r\nContent-Length: 2\r\n\r\nok",
+    "space-before-colon": b"HTTP/1.1 200 OK\r\nContent-Length : 2\r\n\r\nok",
+    "not-http": b"SSH-2.0-OpenSSH_9.2\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("case", list(SPLITTING), ids=list(SPLITTING))
+def test_malformed_upstream_heads_become_502_and_the_next_request_is_served(launcher, fake_upstream,
+                                                                           case):
+    up = fake_upstream(serve_answers({b"/bad": SPLITTING[case]}))
+    sluice = launcher.start_sluice(sluice_config(up.port, workers=1))
+    conn = connect(sluice.port)
+    try:
+        r = send(conn, "GET", "/bad")
+        assert r.status == 502, (r.status, r.body)
+        assert r.json()["error"] == "upstream sent a malformed response"
+        assert "injected" not in str(r.headers) and b"SMUGGLED" not in r.body
+        # Not retried: the upstream saw the bad request once.
+        assert sum(b"/bad" in line for line in up.request_lines()) == 1
+        for i in range(3):
+            r = send(conn, "GET", f"/good?i={i}")
+            assert (r.status, r.body) == (200, b"honest"), (r.status, r.body)
+    finally:
+        conn.close()
+    assert "malformed response" in sluice.stderr_text()
+
+
+def test_status_without_reason_gets_the_standard_one(launcher, fake_upstream):
+    up = fake_upstream(serve_answers({b"/": b"HTTP/1.1 404\r\nContent-Length: 1\r\n\r\nx"}))
+    sluice = launcher.start_sluice(sluice_config(up.port, workers=1))
+    data = raw_get(sluice.port, "/")
+    assert data.startswith(b"HTTP/1.1 404 Not Found\r\n"), data
+    assert data.endswith(b"\r\n\r\nx")
+
+
+def test_interim_answers_are_read_past(launcher, fake_upstream):
+    answer = (b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+              b"HTTP/1.1 100 Continue\r\n\r\n"
+              b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfinal")
+    up = fake_upstream(serve_answers({b"/": answer}))
+    sluice = launcher.start_sluice(sluice_config(up.port, workers=1))
+    conn = connect(sluice.port)
+    try:
+        for _ in range(2):  # and the connection stays in step for the next request
+            r = send(conn, "GET", "/")
+            assert (r.status, r.body) == (200, b"final")
+    finally:
+        conn.close()
+
+
+def test_chunk_extensions_and_trailers_are_dropped_and_the_body_rechunked(launcher, fake_upstream):
+    answer = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n"
+              b"5;name=value\r\nhello\r\n000001\r\n \r\n6 ; q=\"x y\"\r\nworld!\r\n"
+              b"0\r\nX-Sum: 42\r\n\r\n")
+    up = fake_upstream(serve_answers({b"/": answer}))
+    sluice = launcher.start_sluice(sluice_config(up.port, workers=1))
+    with socket.create_connection(("127.0.0.1", sluice.port), timeout=5) as s:
+        for _ in range(2):
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            [(status, headers, body)] = read_raw_responses(s, 1)
+            assert status == 200
+            assert headers.get("transfer-encoding") == "chunked", headers
+            assert "trailer" not in headers and "x-sum" not in headers, headers
+            assert body == b"hello world!", body
+
+
+def test_http10_upstream_with_keep_alive_is_reused(launcher, fake_upstream):
+    answer = b"HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 2\r\n\r\nok"
+    up = fake_upstream(serve_answers({b"/": answer}))
+    sluice = launcher.start_sluice(sluice_config(up.port, workers=1))
+    conn = connect(sluice.port)
+    try:
+        for _ in range(3):
+            r = send(conn, "GET", "/")
+            assert (r.status, r.body) == (200, b"ok")
+    finally:
+        conn.close()
+    assert len(up.conns) == 1
+
+
+def test_connection_named_and_hop_by_hop_fields_stay_behind(launcher, fake_upstream):
+    answer = (b"HTTP/1.1 200 OK\r\nConnection: X-Secret, keep-alive\r\nX-Secret: 1\r\n"
+              b"Keep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\nUpgrade: h2c\r\n"
+              b"X-Request-Id: upstream-chosen\r\nX-Kept: yes\r\nContent-Length: 2\r\n\r\nok")
+    up = fake_upstream(serve_answers({b"/": answer}))
+    sluice = launcher.start_sluice(sluice_config(up.port, workers=1))
+    data = raw_get(sluice.port, "/")
+    head = data.split(b"\r\n\r\n", 1)[0].lower()
+    for gone in (b"x-secret", b"keep-alive:", b"proxy-connection", b"upgrade", b"upstream-chosen"):
+        assert gone not in head, (gone, head)
+    assert b"x-kept: yes" in head
+    assert head.count(b"x-request-id:") == 1
