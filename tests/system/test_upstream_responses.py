@@ -8,6 +8,8 @@ the next request is served normally.
 from __future__ import annotations
 
 import socket
+import threading
+import time
 
 import pytest
 
@@ -143,3 +145,42 @@ def test_connection_named_and_hop_by_hop_fields_stay_behind(launcher, fake_upstr
         assert gone not in head, (gone, head)
     assert b"x-kept: yes" in head
     assert head.count(b"x-request-id:") == 1
+
+
+def test_pooled_connection_closed_by_the_upstream_is_let_go_at_once(launcher, fake_upstream):
+    """An upstream that ends an idle keep-alive connection (its keep-alive timeout) sees sluice
+    close its side right away, not at the next request; a POST then goes on a new connection
+    and succeeds (a POST is never retried, so it must not be sent on the dead one)."""
+    closed_promptly = threading.Event()
+
+    def handler(up: FakeUpstream, conn, index):
+        head, _, _ = up.next_request(conn, index, b"")
+        if head is None:
+            return
+        conn.sendall(HONEST)
+        if index == 0:
+            time.sleep(0.2)
+            conn.shutdown(socket.SHUT_WR)  # FIN, as an idle timeout would
+            conn.settimeout(3)
+            if conn.recv(1) == b"":
+                closed_promptly.set()
+            return
+        buf = b""
+        while True:  # later connections serve on
+            head, _, buf = up.next_request(conn, index, buf)
+            if head is None:
+                return
+            conn.sendall(HONEST)
+
+    up = fake_upstream(handler)
+    sluice = launcher.start_sluice(sluice_config(up.port, workers=1))
+    conn = connect(sluice.port)
+    try:
+        r = send(conn, "GET", "/first")
+        assert (r.status, r.body) == (200, b"honest")
+        assert closed_promptly.wait(3), "sluice kept the upstream's closed connection open"
+        r = send(conn, "POST", "/second", body=b"x")
+        assert (r.status, r.body) == (200, b"honest"), (r.status, r.body)
+    finally:
+        conn.close()
+    assert len(up.conns) == 2

@@ -585,13 +585,18 @@ task<bool> request_exchange::forward() {
     }
 
     if (!upstream_failed) {
-      // Interim 1xx answers (other than 101) are not the response: read past them.
+      // Interim 1xx answers (other than 101) are not the response: read past them. A pooled
+      // connection's first bytes come from the read it had standing in the pool.
+      bool first_read = true;
       for (;;) {
         rp.emplace(session_.arena_);
         rp->header_limit(upstream_header_limit);
         if (is_head_) rp->skip(true);
-        const auto ec = co_await read_header(conn->socket, conn->buffer, *rp, conn->dl,
-                                             up.response_timeout);
+        auto ec = first_read ? co_await conn->take_standing_read(up.response_timeout)
+                             : boost::system::error_code{};
+        first_read = false;
+        if (!ec)
+          ec = co_await read_header(conn->socket, conn->buffer, *rp, conn->dl, up.response_timeout);
         if (ec == beast::error::timeout) {
           if (auto* m = snap_->metrics()) m->worker(session_.owner_.index()).upstream_timeouts.add();
           session_.upstream_socket_ = nullptr;
@@ -769,6 +774,7 @@ task<bool> request_exchange::upgrade() {
       co_return co_await respond_error(http::status::gateway_timeout, "upstream connect timeout");
     co_return co_await respond_error(http::status::bad_gateway, "upstream unavailable");
   }
+  conn->drop_standing_read();  // the WebSocket's streams read this socket from now on
   conn->dl.cancel();
   message_limit ml;
   if (const config::route* mr = snap_->message_route(*route_)) {

@@ -1,12 +1,21 @@
 #pragma once
 // A worker's keep-alive connections to the upstream. One pool per worker thread, never shared,
-// so it needs no lock; idle connections are checked before reuse, since the upstream may have
-// closed them while they sat in the pool.
+// so it needs no lock.
+//
+// A pooled connection always has a read outstanding (its "standing read"). The upstream may close
+// an idle connection, or send bytes nobody asked for (a body after a HEAD answer); the read then
+// completes while the connection sits in the pool, and the connection is closed at once, as NGINX
+// does. When the connection is taken for a request, the same read, still waiting, receives the
+// response. That replaces a liveness check before each reuse (a system call) and the read attempt
+// Asio makes when a read starts (another one, which fails while the upstream is still working):
+// one attempt, made when the connection goes into the pool, does for both.
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <vector>
 
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -20,12 +29,38 @@ namespace sluice::net {
 /// One connection to the upstream with its read buffer and deadline.
 struct upstream_connection {
   /// A connection not yet connected, on `ex`.
-  explicit upstream_connection(const executor_t& ex) : socket(ex), dl(socket) {}
+  explicit upstream_connection(const executor_t& ex);
+  ~upstream_connection();
+  upstream_connection(const upstream_connection&) = delete;
+  upstream_connection& operator=(const upstream_connection&) = delete;
+
+  /// The response's first bytes, from the standing read (if one is outstanding) into `buffer`,
+  /// under `timeout`. Then read on as usual. Errors in read_header's terms: timeout,
+  /// end_of_stream (closed before a byte came), or the socket's.
+  task<boost::system::error_code> take_standing_read(std::chrono::steady_clock::duration timeout);
+  /// Cancels an outstanding standing read (the socket is about to be handed to something else).
+  void drop_standing_read();
+
   socket_t socket;
   deadline dl;
   boost::beast::flat_buffer buffer;
   bool reused = false;  ///< came from the pool: may turn out closed by the upstream
   std::chrono::steady_clock::time_point idle_since{};
+
+  /// What the standing read's handler shares with the connection; it outlives either.
+  struct standing_read {
+    upstream_connection* conn = nullptr;  ///< null once the connection is gone
+    unsigned generation = 0;              ///< a cancelled read's late completion is ignored
+    bool outstanding = false;
+    bool completed = false;  ///< finished, and nobody has taken the result yet
+    bool in_use = false;     ///< taken for a request: a completion is a response, not a close
+    boost::system::error_code ec;
+    std::size_t bytes = 0;
+    // In an optional: Boost 1.81's move assignment of any_completion_handler recurses for ever.
+    std::optional<boost::asio::any_completion_handler<void(boost::system::error_code, std::size_t)>>
+        waiter;
+  };
+  std::shared_ptr<standing_read> standing;
 };
 
 /// Why acquire() failed.
@@ -48,7 +83,7 @@ class upstream_pool {
   void close_all();
 
  private:
-  static bool still_open(upstream_connection& conn);
+  static void start_standing_read(upstream_connection& conn);
 
   executor_t ex_;
   std::vector<std::unique_ptr<upstream_connection>> idle_;
