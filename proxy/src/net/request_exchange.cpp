@@ -553,8 +553,9 @@ task<bool> request_exchange::forward() {
                           req.method() == http::verb::options || req.method() == http::verb::put ||
                           req.method() == http::verb::delete_ || req.method() == http::verb::trace;
   for (int attempt = 0;; ++attempt) {
-    connect_failure failure;
-    conn = co_await pool.acquire(up, body_timeout, failure);
+    connect_failure failure = connect_failure::none;
+    conn = pool.take_idle(up);
+    if (!conn) conn = co_await pool.connect(up, body_timeout, failure);
     if (!conn) {
       upstream_end_ = std::chrono::steady_clock::now();
       if (auto* m = snap_->metrics()) m->worker(session_.owner_.index()).upstream_connect_errors.add();
@@ -592,9 +593,15 @@ task<bool> request_exchange::forward() {
         rp.emplace(session_.arena_);
         rp->header_limit(upstream_header_limit);
         if (is_head_) rp->skip(true);
-        auto ec = first_read ? co_await conn->take_standing_read(up.response_timeout)
-                             : boost::system::error_code{};
-        first_read = false;
+        boost::system::error_code ec;
+        if (first_read) {
+          if (conn->standing_read_pending()) {
+            conn->dl.expires_after(up.response_timeout);
+            co_await conn->wait_standing_read();
+          }
+          ec = conn->take_standing_read();
+          first_read = false;
+        }
         if (!ec)
           ec = co_await read_header(conn->socket, conn->buffer, *rp, conn->dl, up.response_timeout);
         if (ec == beast::error::timeout) {
@@ -765,8 +772,9 @@ task<bool> request_exchange::upgrade() {
   // The upgrade goes to the upstream first: the client is answered 101 only once the upstream
   // has said yes (and with the subprotocol it chose).
   upstream_start_ = std::chrono::steady_clock::now();
-  connect_failure failure;
-  auto conn = co_await session_.owner_.pool().acquire(up, cfg_.timeouts.body, failure);
+  connect_failure failure = connect_failure::none;
+  auto conn = session_.owner_.pool().take_idle(up);
+  if (!conn) conn = co_await session_.owner_.pool().connect(up, cfg_.timeouts.body, failure);
   if (!conn) {
     upstream_end_ = std::chrono::steady_clock::now();
     if (auto* m = snap_->metrics()) m->worker(session_.owner_.index()).upstream_connect_errors.add();

@@ -31,25 +31,17 @@ upstream_connection::~upstream_connection() {
   ++standing->generation;
 }
 
-task<boost::system::error_code> upstream_connection::take_standing_read(
-    std::chrono::steady_clock::duration timeout) {
+boost::system::error_code upstream_connection::take_standing_read() {
   auto& st = *standing;
-  if (!st.outstanding && !st.completed) co_return boost::system::error_code{};
-  dl.expires_after(timeout);
-  if (!st.completed) {
-    // Wait for the read's handler to hand over; it stores the result in `st` first.
-    auto token = asio::as_tuple(use_task);
-    co_await asio::async_initiate<decltype(token), void(boost::system::error_code, std::size_t)>(
-        [&st](auto handler) { st.waiter.emplace(std::move(handler)); }, token);
-  }
+  if (!st.completed) return {};
   st.completed = false;
   if (st.ec) {
-    if (dl.expired()) co_return beast::error::timeout;
-    if (st.ec == asio::error::eof) co_return beast::http::error::end_of_stream;
-    co_return st.ec;
+    if (dl.expired()) return beast::error::timeout;
+    if (st.ec == asio::error::eof) return beast::http::error::end_of_stream;
+    return st.ec;
   }
   buffer.commit(st.bytes);
-  co_return boost::system::error_code{};
+  return {};
 }
 
 void upstream_connection::drop_standing_read() {
@@ -92,13 +84,12 @@ void upstream_pool::start_standing_read(upstream_connection& conn) {
       });
 }
 
-task<std::unique_ptr<upstream_connection>> upstream_pool::acquire(
-    const config::upstream_settings& settings, config::duration body_timeout,
-    connect_failure& failure) {
-  failure = connect_failure::none;
+std::unique_ptr<upstream_connection> upstream_pool::take_idle(
+    const config::upstream_settings& settings) {
   if (!(settings.address == resolved_for_)) {
     close_all();
     endpoints_.clear();
+    return nullptr;
   }
   const auto now = std::chrono::steady_clock::now();
   while (!idle_.empty()) {
@@ -110,12 +101,22 @@ task<std::unique_ptr<upstream_connection>> upstream_pool::acquire(
         now - conn->idle_since < settings.pool_idle_timeout) {
       conn->standing->in_use = true;
       conn->reused = true;
-      co_return conn;
+      return conn;
     }
     boost::system::error_code ignored;
     conn->socket.close(ignored);
   }
+  return nullptr;
+}
 
+task<std::unique_ptr<upstream_connection>> upstream_pool::connect(
+    const config::upstream_settings& settings, config::duration body_timeout,
+    connect_failure& failure) {
+  failure = connect_failure::none;
+  if (!(settings.address == resolved_for_)) {
+    close_all();
+    endpoints_.clear();
+  }
   if (endpoints_.empty()) {
     resolver_t resolver(ex_);
     auto [ec, results] = co_await resolver.async_resolve(

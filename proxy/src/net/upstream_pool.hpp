@@ -16,6 +16,8 @@
 #include <vector>
 
 #include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -34,10 +36,19 @@ struct upstream_connection {
   upstream_connection(const upstream_connection&) = delete;
   upstream_connection& operator=(const upstream_connection&) = delete;
 
-  /// The response's first bytes, from the standing read (if one is outstanding) into `buffer`,
-  /// under `timeout`. Then read on as usual. Errors in read_header's terms: timeout,
-  /// end_of_stream (closed before a byte came), or the socket's.
-  task<boost::system::error_code> take_standing_read(std::chrono::steady_clock::duration timeout);
+  /// A standing read is outstanding: the response's first bytes will come through it.
+  bool standing_read_pending() const { return standing->outstanding && !standing->completed; }
+  /// Waits for the outstanding standing read (a plain function: the wait costs no coroutine
+  /// frame of its own). Set the deadline first.
+  auto wait_standing_read() {
+    auto token = boost::asio::as_tuple(use_task);
+    return boost::asio::async_initiate<decltype(token), void(boost::system::error_code, std::size_t)>(
+        [st = standing.get()](auto handler) { st->waiter.emplace(std::move(handler)); }, token);
+  }
+  /// Takes the finished standing read's result: its bytes go into `buffer`. Errors in
+  /// read_header's terms: timeout, end_of_stream (closed before a byte came), or the socket's.
+  /// No error when there was no standing read.
+  boost::system::error_code take_standing_read();
   /// Cancels an outstanding standing read (the socket is about to be handed to something else).
   void drop_standing_read();
 
@@ -63,7 +74,7 @@ struct upstream_connection {
   std::shared_ptr<standing_read> standing;
 };
 
-/// Why acquire() failed.
+/// Why connect() failed.
 enum class connect_failure { none, refused, timeout, resolve };
 
 /// Pool of idle upstream connections for one worker.
@@ -72,9 +83,12 @@ class upstream_pool {
   /// Connections are made on `ex` (the worker's executor).
   explicit upstream_pool(executor_t ex) : ex_(std::move(ex)) {}
 
-  /// An idle connection that is still open, else a new one (connect under connect_timeout).
+  /// An idle connection that is still open and quiet, or null. A plain function: most
+  /// requests get their connection here, without a coroutine frame.
+  std::unique_ptr<upstream_connection> take_idle(const config::upstream_settings& settings);
+  /// A new connection (connect under connect_timeout; resolved on first use).
   /// `body_timeout` is the longest pause allowed while a body streams (timeouts.client_body).
-  task<std::unique_ptr<upstream_connection>> acquire(
+  task<std::unique_ptr<upstream_connection>> connect(
       const config::upstream_settings& settings, config::duration body_timeout,
       connect_failure& failure);
   /// Returns a connection whose last response was read completely and allows keep-alive.
