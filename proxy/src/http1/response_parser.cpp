@@ -36,9 +36,56 @@ bool all_value_chars(std::string_view s) {
   return ok;
 }
 
-// `s` (tchars only, any case) equals `lower` (lower case letters, digits and '-'). For tchars,
-// setting bit 0x20 lowers a letter and leaves '-' and the digits as they are; no other tchar
-// lands on a letter.
+// The first control character (below 0x20, or DEL) in [p, end), or end. Eight bytes at a
+// time: a word with none is skipped with a few arithmetic operations (the classic "has a byte
+// less than n" test, exact for n <= 128, and "has a zero byte" on the word xor DEL); a word
+// with one is then looked at byte by byte. Bytes of 0x80 and above (obs-text) pass.
+const char* find_control(const char* p, const char* end) {
+  constexpr std::uint64_t ones = 0x0101010101010101ull;
+  constexpr std::uint64_t high = 0x8080808080808080ull;
+  while (end - p >= 8) {
+    std::uint64_t x;
+    std::memcpy(&x, p, 8);
+    const std::uint64_t below_space = (x - ones * 0x20) & ~x & high;
+    const std::uint64_t y = x ^ (ones * 0x7f);
+    const std::uint64_t del = (y - ones) & ~y & high;
+    if ((below_space | del) != 0) break;
+    p += 8;
+  }
+  for (; p < end; ++p) {
+    const auto u = static_cast<unsigned char>(*p);
+    if (u < 0x20 || u == 0x7f) return p;
+  }
+  return end;
+}
+
+// The end of a value or reason that starts at p: its CR, with HTAB allowed on the way. Null
+// when the line has not all arrived; sets `bad` for any other control character or a CR not
+// followed by LF (a bare CR or LF would let the upstream start a line of its own).
+const char* find_line_end(const char* p, const char* end, bool& bad) {
+  for (;;) {
+    const char* c = find_control(p, end);
+    if (c == end) return nullptr;
+    if (*c == '\t') {
+      p = c + 1;
+      continue;
+    }
+    if (*c != '\r') {
+      bad = true;
+      return nullptr;
+    }
+    if (c + 1 == end) return nullptr;
+    if (c[1] != '\n') {
+      bad = true;
+      return nullptr;
+    }
+    return c;
+  }
+}
+
+// `s` (tchars, or a field value: no control characters) equals `lower` (lower case letters,
+// digits and '-'). Setting bit 0x20 lowers a letter and leaves '-' and the digits as they are;
+// no other such character lands on a letter, a digit or '-' (only CR would land on '-').
 bool name_is(std::string_view s, std::string_view lower) {
   if (s.size() != lower.size()) return false;
   for (std::size_t i = 0; i < s.size(); ++i)
@@ -157,101 +204,145 @@ std::size_t response_parser::put(boost::asio::const_buffer in, error_code& ec) {
 }
 
 std::size_t response_parser::put_head(const char* p, std::size_t n, error_code& ec) {
-  // The head is parsed once it is all here, which bounds the work per byte however it trickles
-  // in: each call searches only what the last one had not.
-  const std::size_t from = scanned_ > 3 ? scanned_ - 3 : 0;
-  const char* end = nullptr;
-  for (const char* q = p + from; q + 4 <= p + n;) {
-    const auto* cr = static_cast<const char*>(std::memchr(q, '\r', static_cast<std::size_t>(p + n - q)));
-    if (cr == nullptr || cr + 4 > p + n) break;
-    if (cr[1] == '\n' && cr[2] == '\r' && cr[3] == '\n') {
-      end = cr + 4;
-      break;
-    }
-    q = cr + 1;
+  // The usual case: the whole head came in one read, and one pass parses it. When it did not,
+  // later calls only search the new bytes for the empty line that ends the head and parse once
+  // that is here, which bounds the work per byte however slowly the head trickles in.
+  std::size_t size = 0;
+  if (scanned_ == 0) {
+    size = parse_head(p, n, ec);
+    if (ec) return 0;
   }
-  if (end == nullptr) {
+  if (size == 0) {
+    const char* q = p + (scanned_ > 3 ? scanned_ - 3 : 0);
+    while (q + 4 <= p + n) {
+      const auto* cr = static_cast<const char*>(std::memchr(q, '\r', static_cast<std::size_t>(p + n - q)));
+      if (cr == nullptr || cr + 4 > p + n) break;
+      if (cr[1] == '\n' && cr[2] == '\r' && cr[3] == '\n') {
+        size = parse_head(p, static_cast<std::size_t>(cr + 4 - p), ec);
+        // The whole head is here, so a parse that still wants more found no sane end in it.
+        if (size == 0 && !ec) ec = status_ == 0 ? error::bad_version : error::bad_field;
+        if (ec) return 0;
+        break;
+      }
+      q = cr + 1;
+    }
+  }
+  if (size == 0) {
     scanned_ = n;
     ec = n > header_limit_ ? error::header_limit : error::need_more;
     return 0;
   }
-  const auto size = static_cast<std::size_t>(end - p);
   if (size > header_limit_) {
     ec = error::header_limit;
     return 0;
   }
-  // One copy into the arena: the fields are views into it, and the caller's buffer may move.
+  // One copy into the arena, then every view is moved onto it: the caller's buffer is consumed
+  // and may be reused or moved.
   auto* copy = static_cast<char*>(arena_.allocate(size, 1));
   std::memcpy(copy, p, size);
-  parse_head(copy, size, ec);
-  if (ec) return 0;
+  auto rebase = [p, copy](std::string_view v) {
+    return v.empty() ? v : std::string_view(copy + (v.data() - p), v.size());
+  };
+  reason_ = rebase(reason_);
+  for (auto& f : fields_) {
+    f.name_view = rebase(f.name_view);
+    f.value_view = rebase(f.value_view);
+  }
   finish_head();
   return size;
 }
 
-void response_parser::parse_head(const char* p, std::size_t n, error_code& ec) {
-  const char* const last = p + n - 2;  // the CRLF of the empty line that ends the head
+std::size_t response_parser::parse_head(const char* p, std::size_t n, error_code& ec) {
+  // A parse may be cut short by the end of the data and tried again: start clean.
+  fields_.clear();
+  reason_ = {};
+  status_ = 0;
+  content_length_.reset();
+  transfer_encoding_ = chunked_ = close_ = keep_alive_ = false;
+
+  const char* const end = p + n;
   // status-line = HTTP-version SP 3DIGIT [ SP reason-phrase ] CRLF (a bare "200" with no
   // reason is common enough to accept).
-  const char* eol = find_crlf(p, last + 2);
-  const std::string_view line(p, static_cast<std::size_t>(eol - p));
-  if (line.size() < 12 || line.substr(0, 5) != "HTTP/" || line[6] != '.' || line[8] != ' ') {
-    ec = error::bad_version;
-    return;
+  if (n < 14) {  // "HTTP/1.1 200" CRLF
+    if (n >= 5 && std::memcmp(p, "HTTP/", 5) != 0) ec = error::bad_version;
+    return 0;
   }
-  if (line[5] != '1' || (line[7] != '0' && line[7] != '1')) {
+  if (std::memcmp(p, "HTTP/1.", 7) != 0 || (p[7] != '0' && p[7] != '1') || p[8] != ' ') {
     ec = error::bad_version;
-    return;
+    return 0;
   }
-  version_ = line[7] == '1' ? 11 : 10;
+  version_ = p[7] == '1' ? 11 : 10;
   unsigned code = 0;
-  for (std::size_t i = 9; i < 12; ++i) {
-    if (line[i] < '0' || line[i] > '9') {
+  for (int i = 9; i < 12; ++i) {
+    if (p[i] < '0' || p[i] > '9') {
       ec = error::bad_status;
-      return;
+      return 0;
     }
-    code = code * 10 + static_cast<unsigned>(line[i] - '0');
+    code = code * 10 + static_cast<unsigned>(p[i] - '0');
   }
   if (code < 100) {
     ec = error::bad_status;
-    return;
+    return 0;
   }
   status_ = code;
-  if (line.size() > 12) {
-    if (line[12] != ' ' || !all_value_chars(line.substr(13))) {
+  const char* q = p + 12;
+  if (*q == ' ') {
+    bool bad = false;
+    const char* eol = find_line_end(q + 1, end, bad);
+    if (bad) {
       ec = error::bad_reason;
-      return;
+      return 0;
     }
-    reason_ = line.substr(13);
+    if (eol == nullptr) return 0;
+    reason_ = std::string_view(q + 1, static_cast<std::size_t>(eol - q - 1));
+    q = eol + 2;
+  } else if (q[0] == '\r' && q[1] == '\n') {
+    q += 2;
+  } else {
+    ec = error::bad_reason;
+    return 0;
   }
 
-  // field-line = field-name ":" OWS field-value OWS CRLF
-  const char* q = eol + 2;
-  while (q < last) {
-    eol = find_crlf(q, last + 2);
-    const std::string_view fl(q, static_cast<std::size_t>(eol - q));
-    q = eol + 2;
-    std::size_t colon = 0;
-    while (colon < fl.size() && is_tchar(fl[colon])) ++colon;
+  // field-line = field-name ":" OWS field-value OWS CRLF; the head ends at an empty line.
+  for (;;) {
+    if (end - q < 2) return 0;
+    if (q[0] == '\r') {
+      if (q[1] != '\n') {
+        ec = error::bad_field;
+        return 0;
+      }
+      return static_cast<std::size_t>(q + 2 - p);
+    }
+    const char* name = q;
+    while (q < end && is_tchar(*q)) ++q;
+    if (q == end) return 0;
     // A line that opens with whitespace is obs-fold; whitespace before the colon is refused
     // by RFC 9112 5.1 (smuggling).
-    if (colon == 0 || colon == fl.size() || fl[colon] != ':') {
+    if (q == name || *q != ':') {
       ec = error::bad_field;
-      return;
+      return 0;
     }
-    const std::string_view value = trim_ows(fl.substr(colon + 1));
-    if (!all_value_chars(value)) {
+    const std::string_view name_view(name, static_cast<std::size_t>(q - name));
+    ++q;
+    while (q < end && is_ows(*q)) ++q;
+    bool bad = false;
+    const char* eol = find_line_end(q, end, bad);
+    if (bad) {
       ec = error::bad_value;
-      return;
+      return 0;
     }
+    if (eol == nullptr) return 0;
+    const char* value_end = eol;
+    while (value_end > q && is_ows(value_end[-1])) --value_end;
     response_field& f = fields_.emplace_back();
-    f.name_view = fl.substr(0, colon);
-    f.value_view = value;
+    f.name_view = name_view;
+    f.value_view = std::string_view(q, static_cast<std::size_t>(value_end - q));
     classify(f);
     if (f.id != field::unknown) {
       on_field(f, ec);
-      if (ec) return;
+      if (ec) return 0;
     }
+    q = eol + 2;
   }
 }
 
@@ -259,6 +350,16 @@ void response_parser::on_field(response_field& f, error_code& ec) {
   switch (f.id) {
     case field::connection:
     case field::proxy_connection:
+      // The two usual values first, without walking a list. (Values hold no control
+      // characters, so setting bit 0x20 matches only the letters' two cases and '-'.)
+      if (name_is(f.value_view, "keep-alive")) {
+        keep_alive_ = true;
+        break;
+      }
+      if (name_is(f.value_view, "close")) {
+        close_ = true;
+        break;
+      }
       for_each_element(f.value_view, [this](std::string_view t) {
         if (equals_ignoring_case(t, "close")) close_ = true;
         else if (equals_ignoring_case(t, "keep-alive")) keep_alive_ = true;
@@ -270,6 +371,11 @@ void response_parser::on_field(response_field& f, error_code& ec) {
       if (transfer_encoding_) {
         ec = error::bad_content_length;
         return;
+      }
+      // The usual value, one number, without walking a list.
+      if (std::uint64_t v = 0; !content_length_ && parse_decimal(f.value_view, v)) {
+        content_length_ = v;
+        break;
       }
       bool ok = true;
       bool any = false;

@@ -2,12 +2,14 @@
 // The parser for upstream responses (HTTP/1.0 and 1.1). A proxy reads every field of every
 // response and acts on a handful (framing, Connection and the hop-by-hop set); Beast's parser
 // looks every name up in its table of 350 and re-parses token lists as it goes, which came to a
-// fifth of a proxied request's instructions. This one finds the end of the head first, copies it
-// once into the header arena, and walks it line by line: names are classed by length and then
-// compared, values are checked byte by byte for control characters (a bare CR or LF in a value
-// would let an upstream split the client's response). The body is decoded piece by piece into
+// fifth of a proxied request's instructions. In this one names are classed by length and then
+// compared, and values are checked for control characters (a bare CR or LF in a value would let
+// an upstream split the client's response). The body is decoded piece by piece into
 // the caller's buffer: Content-Length, chunked (extensions skipped, trailers read and dropped)
 // or, when neither is given, up to the close.
+//
+// The head is parsed in one pass over the bytes as read, then copied once into the header arena
+// (views moved onto the copy); values are scanned eight bytes at a time for control characters.
 //
 // It speaks Beast's error codes (need_more, need_buffer, bad_*), so the read loops in net/ drive
 // it and Beast's request parser alike. Stricter than Beast on two points, both answered 502: a
@@ -90,7 +92,8 @@ class response_parser {
   };
 
   std::size_t put_head(const char* p, std::size_t n, error_code& ec);
-  void parse_head(const char* p, std::size_t n, error_code& ec);
+  /// The head's size when [p, p+n) holds all of it; 0 when it needs more, or on error (`ec`).
+  std::size_t parse_head(const char* p, std::size_t n, error_code& ec);
   void on_field(response_field& f, error_code& ec);
   void finish_head();
   std::size_t put_body(const char* p, std::size_t n, error_code& ec);
@@ -101,7 +104,7 @@ class response_parser {
   std::string_view reason_;
   body_window body_;
   std::size_t header_limit_ = 64 * 1024;
-  std::size_t scanned_ = 0;  // head bytes already searched for its end
+  std::size_t scanned_ = 0;  // head bytes already seen (0: not a byte yet)
   std::uint64_t remaining_ = 0;  // of the body (Content-Length) or of the current chunk
   std::optional<std::uint64_t> content_length_;
   unsigned status_ = 0;

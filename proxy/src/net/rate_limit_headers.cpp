@@ -68,19 +68,31 @@ std::vector<std::string> quoted_limit_names(const config::route& route) {
 }
 
 void append_ratelimit_field(const config::route& route, const std::vector<std::string>& quoted,
-                            const limiter::decision& d, std::string& out) {
+                            const limiter::decision& d, head_writer& out) {
   bool first = true;
   for (std::size_t i = 0; i < route.limits.size() && i < d.verdicts.size(); ++i) {
     const auto& l = route.limits[i];
     if (!l.rate || l.shadow) continue;
-    if (!first) out.append(", "sv);
+    if (!first) out.put(", "sv);
     first = false;
-    out.append(quoted[i]);
-    out.append(";r="sv);
-    append_number(out, d.verdicts[i].remaining);
-    out.append(";t="sv);
-    append_number(out, ceil_div(d.verdicts[i].reset_ns, 1'000'000'000));
+    out.put(quoted[i]);
+    out.put(";r="sv);
+    out.number(d.verdicts[i].remaining);
+    out.put(";t="sv);
+    out.number(ceil_div(d.verdicts[i].reset_ns, 1'000'000'000));
   }
+}
+
+std::size_t ratelimit_field_estimate(const std::vector<std::string>& quoted) {
+  std::size_t n = 0;
+  for (const auto& q : quoted) n += q.size() + 48;  // ", " ";r=" ";t=" and two numbers
+  return n;
+}
+
+void append_ratelimit_field(const config::route& route, const std::vector<std::string>& quoted,
+                            const limiter::decision& d, std::string& out) {
+  head_writer w(out, ratelimit_field_estimate(quoted));
+  append_ratelimit_field(route, quoted, d, w);
 }
 
 }  // namespace sluice::net

@@ -8,6 +8,7 @@
 
 #include "config/config.hpp"
 #include "limiter/limiter.hpp"
+#include "net/head_writer.hpp"
 
 namespace sluice::net {
 
@@ -19,6 +20,11 @@ std::vector<std::string> quoted_limit_names(const config::route& route);
 /// `quoted` is quoted_limit_names(route), computed once per config.
 void append_ratelimit_field(const config::route& route, const std::vector<std::string>& quoted,
                             const limiter::decision& d, std::string& out);
+/// The same, through a head_writer (the proxied response's head).
+void append_ratelimit_field(const config::route& route, const std::vector<std::string>& quoted,
+                            const limiter::decision& d, head_writer& out);
+/// About how many bytes append_ratelimit_field writes for `route` (an estimate for a writer).
+std::size_t ratelimit_field_estimate(const std::vector<std::string>& quoted);
 /// Whole seconds a client should wait, rounded up, at least 1.
 std::uint64_t ceil_seconds(limiter::time_ns ns);
 

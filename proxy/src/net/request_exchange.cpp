@@ -15,6 +15,7 @@
 #include "common/log.hpp"
 #include "limiter/clock.hpp"
 #include "net/downstream_session.hpp"
+#include "net/head_writer.hpp"
 #include "net/http_io.hpp"
 #include "net/rate_limit_headers.hpp"
 #include "net/websocket_relay.hpp"
@@ -136,29 +137,16 @@ forwarding end_to_end_fields(const Fields& req, bool peer_trusted, bool websocke
 }
 
 // The X-Forwarded-For value: a trusted proxy's chain with the peer added, else just the peer.
-void append_forwarded_for(std::string& out, const forwarding& f, std::string_view peer) {
-  for (const auto v : f.chain) out.append(v).append(", "sv);
-  out.append(peer);
+void append_forwarded_for(head_writer& out, const forwarding& f, std::string_view peer) {
+  for (const auto v : f.chain) {
+    out.put(v);
+    out.put(", "sv);
+  }
+  out.put(peer);
 }
 
 std::string_view forwarded_proto(const forwarding& f) {
   return f.proto.empty() ? std::string_view("http") : f.proto;
-}
-
-// One capacity check and four copies (the head buffer's capacity is kept across requests, so
-// this rarely grows it), instead of four appends each checking and maybe growing.
-void append_field(std::string& out, std::string_view name, std::string_view value) {
-  const std::size_t at = out.size();
-  out.resize(at + name.size() + value.size() + 4);
-  char* p = out.data() + at;
-  std::memcpy(p, name.data(), name.size());
-  p += name.size();
-  *p++ = ':';
-  *p++ = ' ';
-  std::memcpy(p, value.data(), value.size());
-  p += value.size();
-  *p++ = '\r';
-  *p = '\n';
 }
 
 bool valid_request_id(std::string_view id) {
@@ -356,13 +344,13 @@ task<bool> request_exchange::run() {
   co_return co_await forward();
 }
 
-void request_exchange::append_rate_limit_fields(std::string& out) const {
+void request_exchange::append_rate_limit_fields(head_writer& out) const {
   if (!decided_) return;
   const std::string& lines = snap_->policy_lines(*route_);
   if (lines.empty()) return;
-  out.append(lines);  // "RateLimit-Policy: ...\r\nRateLimit: ", made once per config
+  out.put(lines);  // "RateLimit-Policy: ...\r\nRateLimit: ", made once per config
   append_ratelimit_field(*route_, snap_->quoted_names(*route_), decision_, out);
-  out.append("\r\n"sv);
+  out.put("\r\n"sv);
 }
 
 task<bool> request_exchange::answer(local_response& r) {
@@ -425,44 +413,57 @@ task<bool> request_exchange::respond_error(http::status status, std::string_view
 // instead costs a tree update and an allocation per field touched, on every request).
 void request_exchange::build_upstream_head(body_framing framing, std::string& out) const {
   const auto& req = parser_.get();
-  out.append(req.method_string()).push_back(' ');
-  out.append(req.target());
-  out.append(" HTTP/1.1\r\n"sv);
+  std::size_t estimate = 160 + req.target().size() + request_id_.size() +
+                         cfg_.upstream.address.host.size() + session_.peer_text_.size();
+  for (const auto& f : req) estimate += f.name_string().size() + f.value().size() + 4;
+  head_writer w(out, estimate);
+  w.put(req.method_string());
+  w.put(' ');
+  w.put(req.target());
+  w.put(" HTTP/1.1\r\n"sv);
   const forwarding fwd =
       end_to_end_fields(req, peer_trusted_, false,
-                        [&out](std::string_view name, std::string_view value) {
-                          append_field(out, name, value);
-                        });
-  out.append("X-Forwarded-For: "sv);
-  append_forwarded_for(out, fwd, session_.peer_text_);
-  out.append("\r\n"sv);
-  append_field(out, "X-Forwarded-Proto", forwarded_proto(fwd));
-  append_field(out, "X-Request-Id", request_id_);
+                        [&w](std::string_view name, std::string_view value) { w.field(name, value); });
+  w.put("X-Forwarded-For: "sv);
+  append_forwarded_for(w, fwd, session_.peer_text_);
+  w.put("\r\n"sv);
+  w.field("X-Forwarded-Proto", forwarded_proto(fwd));
+  w.field("X-Request-Id", request_id_);
   if (framing == body_framing::chunked) {
-    out.append("Transfer-Encoding: chunked\r\n"sv);
+    w.put("Transfer-Encoding: chunked\r\n"sv);
   } else if (const auto length = parser_.content_length()) {
-    out.append("Content-Length: "sv).append(std::to_string(*length)).append("\r\n"sv);
+    w.put("Content-Length: "sv);
+    w.number(*length);
+    w.put("\r\n"sv);
   }
   if (fwd.host.empty()) {
-    out.append("Host: "sv).append(cfg_.upstream.address.host).push_back(':');
-    out.append(std::to_string(cfg_.upstream.address.port)).append("\r\n"sv);
+    w.put("Host: "sv);
+    w.put(cfg_.upstream.address.host);
+    w.put(':');
+    w.number(cfg_.upstream.address.port);
+    w.put("\r\n"sv);
   }
-  out.append("\r\n"sv);
+  w.put("\r\n"sv);
 }
 
 // The client's head: the upstream's status and fields less hop-by-hop ones, framed for the
 // client's HTTP version, with sluice's own fields added.
 void request_exchange::build_client_head(const http1::response_parser& res, bool keep_alive,
                                          bool drop_transfer_encoding, std::string& out) const {
-  out.append(version_ == 10 ? "HTTP/1.0 "sv : "HTTP/1.1 "sv);
-  char code[8];
-  const auto [code_end, code_ec] = std::to_chars(code, code + sizeof code, res.result_int());
-  out.append(code, code_end).push_back(' ');
-  const auto reason = res.reason();
-  out.append(reason.empty()
-                 ? std::string_view(http::obsolete_reason(static_cast<http::status>(res.result_int())))
-                 : reason);
-  out.append("\r\n"sv);
+  const auto reason = res.reason().empty() ? std::string_view(http::obsolete_reason(
+                                                 static_cast<http::status>(res.result_int())))
+                                           : res.reason();
+  std::size_t estimate = 64 + reason.size() + request_id_.size();
+  for (const auto& f : res.fields()) estimate += f.name_string().size() + f.value().size() + 4;
+  if (decided_)
+    estimate += snap_->policy_lines(*route_).size() +
+                ratelimit_field_estimate(snap_->quoted_names(*route_));
+  head_writer w(out, estimate);
+  w.put(version_ == 10 ? "HTTP/1.0 "sv : "HTTP/1.1 "sv);
+  w.number(res.result_int());
+  w.put(' ');
+  w.put(reason);
+  w.put("\r\n"sv);
   const name_list named = connection_named(res.fields());
   for (const auto& f : res.fields()) {
     const auto id = f.name();
@@ -471,13 +472,13 @@ void request_exchange::build_client_head(const http1::response_parser& res, bool
     if (f.is_request_id) continue;
     const std::string_view name = f.name_string();
     if (!named.empty() && is_named(named, name)) continue;
-    append_field(out, name, f.value());
+    w.field(name, f.value());
   }
-  if (version_ == 10 && keep_alive) out.append("Connection: keep-alive\r\n"sv);
-  if (version_ != 10 && !keep_alive) out.append("Connection: close\r\n"sv);
-  append_rate_limit_fields(out);
-  append_field(out, "X-Request-Id", request_id_);
-  out.append("\r\n"sv);
+  if (version_ == 10 && keep_alive) w.put("Connection: keep-alive\r\n"sv);
+  if (version_ != 10 && !keep_alive) w.put("Connection: close\r\n"sv);
+  append_rate_limit_fields(w);
+  w.field("X-Request-Id", request_id_);
+  w.put("\r\n"sv);
 }
 
 task<bool> request_exchange::forward() {
@@ -806,7 +807,10 @@ task<bool> request_exchange::upgrade() {
         fields.emplace_back(std::string(name), std::string(value));
       });
   std::string forwarded_for;
-  append_forwarded_for(forwarded_for, fwd, session_.peer_text_);
+  {
+    head_writer w(forwarded_for, 64);
+    append_forwarded_for(w, fwd, session_.peer_text_);
+  }
   fields.emplace_back("X-Forwarded-For", std::move(forwarded_for));
   fields.emplace_back("X-Forwarded-Proto", std::string(forwarded_proto(fwd)));
   fields.emplace_back("X-Request-Id", request_id_);

@@ -20,6 +20,8 @@
 
 namespace sluice::net {
 
+class head_writer;
+
 class downstream_session;
 
 /// The request parser type: headers first, then the body in buffer-sized pieces.
@@ -55,7 +57,7 @@ class request_exchange {
   void build_upstream_head(body_framing framing, std::string& out) const;
   void build_client_head(const http1::response_parser& res, bool keep_alive,
                          bool drop_transfer_encoding, std::string& out) const;
-  void append_rate_limit_fields(std::string& out) const;
+  void append_rate_limit_fields(head_writer& out) const;
   char* body_buffer();
 
   downstream_session& session_;

@@ -291,12 +291,30 @@ TEST_CASE("response_parser: malformed heads are refused with the matching error"
       {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", error::bad_transfer_encoding},
   };
   for (const auto& c : cases) {
-    header_arena arena;
-    response_parser p(arena);
-    const auto o = run(p, c.wire);
-    CAPTURE(std::string(c.wire));
-    CHECK(o.ec == c.expected);
-    CHECK_FALSE(o.header_done);
+    // Whole, and a byte at a time (the head is then parsed once its end has been seen).
+    for (const std::size_t step : {std::size_t{0}, std::size_t{1}}) {
+      header_arena arena;
+      response_parser p(arena);
+      const auto o = run(p, c.wire, step);
+      CAPTURE(std::string(c.wire));
+      CAPTURE(step);
+      CHECK(o.ec == c.expected);
+      CHECK_FALSE(o.header_done);
+    }
+  }
+}
+
+TEST_CASE("response_parser: a head too short to hold a status line is refused once it ends") {
+  for (const char* wire : {"HTTP/\r\n\r\n", "HTTP/1.1\r\n\r\n", "HTTP/1.1 20\r\n\r\n"}) {
+    for (const std::size_t step : {std::size_t{0}, std::size_t{1}}) {
+      header_arena arena;
+      response_parser p(arena);
+      const auto o = run(p, wire, step);
+      CAPTURE(std::string(wire));
+      CAPTURE(step);
+      CHECK(o.ec);
+      CHECK(o.ec != error::partial_message);
+    }
   }
 }
 
