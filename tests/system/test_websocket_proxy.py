@@ -677,3 +677,28 @@ routes:
     assert ws_open(sluice, "ws") == 0
     assert refusals(sluice, "ws") == {"per_ip": 0, "per_route": 0, "global": 0}
     assert_exits_cleanly(launcher, sluice)
+
+
+def test_upgrade_on_a_pooled_connection_hands_the_socket_over_cleanly(launcher):
+    """With one worker, a plain request leaves its upstream connection in the pool with a read
+    standing on it; the upgrade that takes that connection must cancel the read before the
+    WebSocket's streams own the socket. Echo works, and plain requests go on between upgrades."""
+    stub = launcher.start_stub("--ws-interval", "0")
+    sluice = launcher.start_sluice(sluice_config(stub.port, """
+routes:
+  - name: ws
+    path: /ws
+    websocket: {}
+""", workers=1))
+    assert get(sluice.port, "/api/services").status == 200
+
+    async def body():
+        for i in range(3):
+            async with connect(sluice, "/ws", "127.0.0.61") as ws:
+                await ws.send(f"hello {i}")
+                assert await recv(ws) == f"hello {i}"
+            res = await asyncio.to_thread(get, sluice.port, "/api/services")
+            assert res.status == 200
+
+    run(body())
+    assert_exits_cleanly(launcher, sluice)

@@ -58,7 +58,11 @@ class head_writer {
 
  private:
   void room(std::size_t n) {
-    if (out_.size() - at_ < n) out_.resize(std::max(out_.size() * 2, at_ + n + 256));
+    if (out_.size() - at_ < n) [[unlikely]] grow(n);
+  }
+  // Out of line, so the pieces above stay small enough to inline.
+  [[gnu::noinline]] void grow(std::size_t n) {
+    out_.resize(std::max(out_.size() * 2, at_ + n + 256));
   }
 
   std::string& out_;

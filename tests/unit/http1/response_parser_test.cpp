@@ -390,3 +390,20 @@ TEST_CASE("response_parser: the head is copied, so the caller's buffer may be re
   CHECK(p.fields()[0].value() == "/x/1");
   CHECK(p.is_done());
 }
+
+TEST_CASE("response_parser: a big head arriving in read-sized pieces comes through whole") {
+  const std::string cookie(40 * 1024, 'c');
+  const std::string wire = "HTTP/1.1 200 OK\r\nSet-Cookie: " + cookie +
+                           "\r\nX-After: 1\r\nContent-Length: 3\r\n\r\nabc";
+  for (const std::size_t step : {std::size_t{16 * 1024}, std::size_t{1000}, std::size_t{0}}) {
+    header_arena arena;
+    response_parser p(arena);
+    const auto o = run(p, wire, step, 64, false);
+    CAPTURE(step);
+    REQUIRE_FALSE(o.ec);
+    CHECK(o.body == "abc");
+    REQUIRE(p.fields().size() == 3);
+    CHECK(p.fields()[0].value() == cookie);
+    CHECK(p.fields()[1].name_string() == "X-After");
+  }
+}
