@@ -6,6 +6,9 @@
 #      Then NGINX the same way, for the ratio of user-space instructions per request.
 #   2. the kernel: system calls per request of sluice and of NGINX, counted by strace -c -f
 #      attached for a wrk run (strace slows both; the counts, not the times, are the point).
+#   3. the same at full speed, counted inside each proxy by bench/syscall_count.c (LD_PRELOAD):
+#      under strace the peers are always ahead of the proxy, which hides the reads that fail
+#      with EAGAIN because the peer has not answered yet.
 #
 #   bench/profile.sh [BUILD_DIR]       DURATION=10 (seconds of wrk), TOP=15 (functions listed)
 #
@@ -19,7 +22,7 @@ sluice_bin=$build_dir/proxy/sluice
 duration=${DURATION:-10}
 top=${TOP:-15}
 python=${PYTHON:-python3}
-for tool in nginx wrk valgrind callgrind_control callgrind_annotate strace taskset curl; do
+for tool in nginx wrk valgrind callgrind_control callgrind_annotate strace taskset curl cc; do
   command -v "$tool" >/dev/null || { echo "profile: $tool not found" >&2; exit 1; }
 done
 
@@ -149,6 +152,36 @@ for proxy in sluice nginx; do
   echo "$proxy: system calls per request ($n requests under strace):"
   awk -v n="$n" '$1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" { printf "  %-16s %6.2f\n", $NF, $4 / n; total += $4 }
                  END { printf "  %-16s %6.2f\n", "total", total / n }' "$out/strace-$proxy.txt"
+done
+
+# --- 3. system calls per request at full speed ------------------------------------------------
+cc -O2 -shared -fPIC -o "$work/syscall_count.so" "$here/syscall_count.c" -ldl
+kill -TERM "$sluice_pid" "$nginx_pid"
+wait "$sluice_pid" "$nginx_pid" || true
+pids=("${pids[@]:0:1}")  # the upstream only; both proxies are gone
+echo
+echo "at full speed (counted in-process, wrk ${duration}s):"
+for proxy in sluice nginx; do
+  if [ "$proxy" = sluice ]; then
+    SYSCALL_COUNT_OUT=$out/syscalls-$proxy.txt LD_PRELOAD=$work/syscall_count.so \
+      taskset -c 0 "$sluice_bin" --config "$work/sluice.yaml" > "$work/sluice-count.log" 2>&1 &
+    port=$sluice_port
+  else
+    SYSCALL_COUNT_OUT=$out/syscalls-$proxy.txt LD_PRELOAD=$work/syscall_count.so \
+      taskset -c 0 nginx -p "$work" -c "$work/nginx-proxy.conf" -g 'daemon off;' > "$work/nginx-count.log" 2>&1 &
+    port=$nginx_port
+  fi
+  pid=$!
+  pids+=("$pid")
+  wait_ready "http://127.0.0.1:$port/"
+  taskset -c 1 wrk -t1 -c50 -d"${duration}s" "http://127.0.0.1:$port/" > "$out/count-wrk-$proxy.txt"
+  kill -TERM "$pid"
+  wait "$pid" || true
+  unset 'pids[-1]'
+  n=$(awk '/requests in/ {print $1}' "$out/count-wrk-$proxy.txt")
+  awk -v n="$n" -v p="$proxy" '{ printf "  %-7s recv %.2f (failed with EAGAIN %.2f)  send %.2f  getsockopt %.2f  epoll_wait %.2f  total %.2f\n",
+                                   p, $2 / n, $4 / n, $6 / n, $8 / n, $10 / n, ($2 + $6 + $8 + $10) / n }' \
+    "$out/syscalls-$proxy.txt"
 done
 
 echo
