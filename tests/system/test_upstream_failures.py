@@ -1,16 +1,15 @@
 """When the upstream fails: refused connections give 502, silence gives 504, and sluice goes on.
 
-The "hanging" upstream is a small Python server here: it answers GET /ok at once and accepts,
+The "hanging" upstream is a FakeUpstream (conftest.py): it answers GET /ok at once and accepts,
 reads, and never answers anything else, like a backend stuck in a handler.
 """
 
-import socket
 import threading
 import time
 
 import pytest
 
-from conftest import free_port, get, sluice_config
+from conftest import FakeUpstream, free_port, get, sluice_config
 
 ROUTES = """
 routes:
@@ -20,73 +19,23 @@ routes:
 """
 
 
-class HangingUpstream:
-    """Answers `GET /ok` with 200; holds every other request open without a byte in reply."""
-
-    def __init__(self):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(128)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.stopping = threading.Event()
-        self.held: list[socket.socket] = []
-        self.accepted = 0
-        self.thread = threading.Thread(target=self._accept_loop, daemon=True)
-        self.thread.start()
-
-    def _accept_loop(self):
-        while not self.stopping.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            self.accepted += 1
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn: socket.socket):
-        conn.settimeout(0.2)
-        buf = b""
-        while not self.stopping.is_set():
-            try:
-                chunk = conn.recv(65536)
-            except socket.timeout:
-                continue
-            except OSError:
-                break
-            if not chunk:
-                break
-            buf += chunk
-            while b"\r\n\r\n" in buf:
-                head, buf = buf.split(b"\r\n\r\n", 1)
-                if head.startswith(b"GET /ok "):
-                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
-                                 b"Content-Type: text/plain\r\n\r\nok")
-                else:
-                    self.held.append(conn)  # never answered
-        conn.close()
-
-    def close(self):
-        self.stopping.set()
-        self.sock.close()
-        self.thread.join(timeout=5)
-        for conn in self.held:
-            try:
-                conn.close()
-            except OSError:
-                pass
+def hang_all_but_ok(up: FakeUpstream, conn, index):
+    """Answers `GET /ok` with 200; holds any other request open without a byte in reply, until
+    the upstream is closed at teardown."""
+    buf = b""
+    while True:
+        head, _, buf = up.next_request(conn, index, buf)
+        if head is None:
+            return
+        if not head.startswith(b"GET /ok "):
+            up.stopping.wait()  # never answered
+            return
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok")
 
 
 @pytest.fixture
-def hanging_upstream():
-    upstream = HangingUpstream()
-    try:
-        yield upstream
-    finally:
-        upstream.close()
+def hanging_upstream(fake_upstream):
+    return fake_upstream(hang_all_but_ok)
 
 
 def test_upstream_down_gives_502_quickly_and_sluice_keeps_serving(launcher):

@@ -152,16 +152,6 @@ void for_each_element(std::string_view list, Fn&& fn) {
   }
 }
 
-bool equals_ignoring_case(std::string_view a, std::string_view lower) {
-  if (a.size() != lower.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char c = a[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
-    if (c != lower[i]) return false;
-  }
-  return true;
-}
-
 // 1*DIGIT without overflow.
 bool parse_decimal(std::string_view s, std::uint64_t& out) {
   if (s.empty()) return false;
@@ -361,8 +351,8 @@ void response_parser::on_field(response_field& f, error_code& ec) {
         break;
       }
       for_each_element(f.value_view, [this](std::string_view t) {
-        if (equals_ignoring_case(t, "close")) close_ = true;
-        else if (equals_ignoring_case(t, "keep-alive")) keep_alive_ = true;
+        if (name_is(t, "close")) close_ = true;
+        else if (name_is(t, "keep-alive")) keep_alive_ = true;
       });
       break;
     case field::content_length: {
@@ -404,7 +394,7 @@ void response_parser::on_field(response_field& f, error_code& ec) {
       std::string_view final_coding;
       for_each_element(f.value_view, [&](std::string_view t) { final_coding = t; });
       final_coding = trim_ows(final_coding.substr(0, final_coding.find(';')));
-      chunked_ = equals_ignoring_case(final_coding, "chunked");
+      chunked_ = name_is(final_coding, "chunked");
       break;
     }
     default:
