@@ -184,3 +184,131 @@ def test_pooled_connection_closed_by_the_upstream_is_let_go_at_once(launcher, fa
     finally:
         conn.close()
     assert len(up.conns) == 2
+
+
+def exact_size_response(total: int, filler: bytes = b"a") -> bytes:
+    """A Content-Length response of exactly `total` bytes on the wire."""
+    for body_len in range(total, 0, -1):
+        head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % body_len
+        if len(head) + body_len == total:
+            return head + filler * body_len
+    raise AssertionError(total)
+
+
+REAL = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nREAL"
+
+
+def test_stray_bytes_just_after_a_response_never_answer_a_pipelined_request(launcher,
+                                                                            fake_upstream):
+    """The upstream follows a response of exactly one read (16 KiB) with a whole second response
+    nobody asked for, in the same send. Those bytes are in the socket when the connection is
+    pooled, so its standing read completes at once; the pipelined request right behind must not
+    take that connection (and with it the stray response)."""
+    first = exact_size_response(16384)
+    stray = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nSTRAY"
+
+    def handler(up: FakeUpstream, conn, index):
+        buf = b""
+        served = 0
+        while True:
+            head, _, buf = up.next_request(conn, index, buf)
+            if head is None:
+                return
+            conn.sendall(first + stray if index == 0 and served == 0 else REAL)
+            served += 1
+
+    up = fake_upstream(handler)
+    sluice = launcher.start_sluice(sluice_config(up.port, workers=1))
+    for attempt in range(3):
+        with socket.create_connection(("127.0.0.1", sluice.port), timeout=5) as s:
+            s.sendall(b"GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHost: x\r\n\r\n")
+            (_, _, body1), (status2, _, body2) = read_raw_responses(s, 2)
+        if attempt == 0:
+            assert body1 == first.split(b"\r\n\r\n", 1)[1]
+        assert (status2, body2) == (200, b"REAL"), (attempt, status2, body2)
+
+
+def test_close_just_after_a_response_does_not_fail_a_pipelined_post(launcher, fake_upstream):
+    """The upstream closes right after its response (without saying so). A POST pipelined behind
+    it must go on a new connection, not fail on the closed one (a POST is never retried)."""
+    first = exact_size_response(16384)
+
+    def handler(up: FakeUpstream, conn, index):
+        buf = b""
+        if index == 0:
+            head, _, buf = up.next_request(conn, index, buf)
+            if head is None:
+                return
+            conn.sendall(first)
+            conn.shutdown(socket.SHUT_WR)
+            up.recv(conn, index)
+            return
+        while True:
+            head, _, buf = up.next_request(conn, index, buf)
+            if head is None:
+                return
+            conn.sendall(REAL)
+
+    up = fake_upstream(handler)
+    sluice = launcher.start_sluice(sluice_config(up.port, workers=1))
+    with socket.create_connection(("127.0.0.1", sluice.port), timeout=5) as s:
+        s.sendall(b"GET /one HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"POST /two HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx")
+        (status1, _, _), (status2, _, body2) = read_raw_responses(s, 2)
+    assert status1 == 200
+    assert (status2, body2) == (200, b"REAL")
+
+
+@pytest.mark.parametrize("answer", [
+    b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: upgrade\r\n\r\n",
+    b"HTTP/1.1 100 Continue\r\n\r\n" * 9 + HONEST,
+], ids=["unasked-101", "nine-interim"])
+def test_unasked_101_and_endless_interim_answers_are_502(launcher, fake_upstream, answer):
+    up = fake_upstream(serve_answers({b"/odd": answer}))
+    sluice = launcher.start_sluice(sluice_config(up.port, workers=1))
+    conn = connect(sluice.port)
+    try:
+        r = send(conn, "GET", "/odd")
+        assert r.status == 502, (r.status, r.body)
+        assert r.json()["error"] == "upstream sent a malformed response"
+        r = send(conn, "GET", "/fine")
+        assert (r.status, r.body) == (200, b"honest")
+    finally:
+        conn.close()
+
+
+def test_a_reused_connection_gets_one_response_timeout_for_the_whole_head(launcher, fake_upstream):
+    """On a pooled connection the first bytes of the head arrive through the standing read; the
+    rest of the head must not get a fresh response_timeout on top (a trickling upstream would
+    otherwise double it)."""
+
+    def handler(up: FakeUpstream, conn, index):
+        buf = b""
+        served = 0
+        while True:
+            head, _, buf = up.next_request(conn, index, buf)
+            if head is None:
+                return
+            if served == 0:
+                conn.sendall(HONEST)
+            else:
+                time.sleep(0.7)
+                for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"y" * 20:
+                    conn.sendall(bytes([byte]))
+                    if up.stopping.wait(0.1):
+                        return
+            served += 1
+
+    up = fake_upstream(handler)
+    sluice = launcher.start_sluice(sluice_config(up.port, workers=1,
+                                                 upstream_extra="response_timeout: 1s"))
+    conn = connect(sluice.port)
+    try:
+        assert send(conn, "GET", "/first").status == 200
+        started = time.monotonic()
+        r = send(conn, "GET", "/slow")
+        elapsed = time.monotonic() - started
+    finally:
+        conn.close()
+    assert r.status == 504, (r.status, r.body)
+    assert elapsed < 1.6, elapsed  # one response_timeout (1 s), not 0.7 s + another 1 s

@@ -12,6 +12,8 @@ namespace {
 using error = boost::beast::http::error;
 using field = boost::beast::http::field;
 
+constexpr std::size_t max_trailer_bytes = 16 * 1024;
+
 // tchar (RFC 9110 5.6.2): the characters of a field name or token.
 constexpr std::array<bool, 256> make_tchar_table() {
   std::array<bool, 256> t{};
@@ -515,6 +517,13 @@ std::size_t response_parser::put_body(const char* p, std::size_t n, error_code& 
           return i;
         }
         const std::string_view line(p + i, static_cast<std::size_t>(eol - (p + i)));
+        // The section is bounded as a whole, not only line by line: an upstream could otherwise
+        // keep a response open for ever with trailer lines.
+        trailer_bytes_ += line.size() + 2;
+        if (trailer_bytes_ > max_trailer_bytes) {
+          ec = error::header_limit;
+          return i;
+        }
         if (!line.empty()) {
           const std::size_t colon = line.find(':');
           if (colon == 0 || colon == std::string_view::npos ||

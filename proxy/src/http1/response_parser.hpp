@@ -4,9 +4,9 @@
 // looks every name up in its table of 350 and re-parses token lists as it goes, which came to a
 // fifth of a proxied request's instructions. In this one names are classed by length and then
 // compared, and values are checked for control characters (a bare CR or LF in a value would let
-// an upstream split the client's response). The body is decoded piece by piece into
-// the caller's buffer: Content-Length, chunked (extensions skipped, trailers read and dropped)
-// or, when neither is given, up to the close.
+// an upstream split the client's response). The body is decoded piece by piece into the
+// caller's buffer: Content-Length, chunked (extensions skipped; trailers read and dropped, 16 KiB
+// of them at most) or, when neither is given, up to the close.
 //
 // The head is parsed in one pass over the bytes as read, then copied once into the header arena
 // (views moved onto the copy); values are scanned eight bytes at a time for control characters.
@@ -106,6 +106,7 @@ class response_parser {
   std::size_t header_limit_ = 64 * 1024;
   std::size_t scanned_ = 0;  // head bytes already seen (0: not a byte yet)
   std::uint64_t remaining_ = 0;  // of the body (Content-Length) or of the current chunk
+  std::size_t trailer_bytes_ = 0;  // of the trailer section so far (capped at 16 KiB)
   std::optional<std::uint64_t> content_length_;
   unsigned status_ = 0;
   unsigned version_ = 11;

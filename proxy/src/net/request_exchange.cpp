@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cstring>
+#include <utility>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -37,6 +38,8 @@ constexpr std::size_t body_chunk = 16 * 1024;
 constexpr std::size_t max_request_id = 128;
 // Upstream responses are trusted more than clients, but cookies and CSP make big heads.
 constexpr std::uint32_t upstream_header_limit = 64 * 1024;
+// Interim answers (100, 103) read past before the response; more is a broken upstream.
+constexpr int max_interim_responses = 8;
 constexpr std::string_view continue_100 = "HTTP/1.1 100 Continue\r\n\r\n";
 
 // Hop-by-hop fields (RFC 9110 7.6.1) never cross the proxy. Transfer-Encoding is not among
@@ -587,48 +590,61 @@ task<bool> request_exchange::forward() {
     }
 
     if (!upstream_failed) {
-      // Interim 1xx answers (other than 101) are not the response: read past them. A pooled
-      // connection's first bytes come from the read it had standing in the pool.
-      bool first_read = true;
-      for (;;) {
+      // Interim 1xx answers are not the response: read past a few (each head stays in the
+      // arena until the request ends). A pooled connection's first bytes come from the read it
+      // had standing in the pool, under the same deadline as the rest of that head.
+      bool armed = false;
+      if (conn->standing_read_pending()) {
+        conn->dl.expires_after(up.response_timeout);
+        armed = true;
+        co_await conn->wait_standing_read();
+      }
+      boost::system::error_code first_ec = conn->take_standing_read();
+      std::string malformed;  // why the response is refused, when it is
+      for (int interim = 0;; ++interim) {
         rp.emplace(session_.arena_);
         rp->header_limit(upstream_header_limit);
         if (is_head_) rp->skip(true);
-        boost::system::error_code ec;
-        if (first_read) {
-          if (conn->standing_read_pending()) {
-            conn->dl.expires_after(up.response_timeout);
-            co_await conn->wait_standing_read();
-          }
-          ec = conn->take_standing_read();
-          first_read = false;
-        }
+        auto ec = std::exchange(first_ec, boost::system::error_code{});
         if (!ec)
-          ec = co_await read_header(conn->socket, conn->buffer, *rp, conn->dl, up.response_timeout);
+          ec = co_await read_header(conn->socket, conn->buffer, *rp, conn->dl, up.response_timeout,
+                                    !armed);
+        armed = false;
         if (ec == beast::error::timeout) {
           if (auto* m = snap_->metrics()) m->worker(session_.owner_.index()).upstream_timeouts.add();
           session_.upstream_socket_ = nullptr;
           upstream_end_ = std::chrono::steady_clock::now();
           co_return co_await respond_error(http::status::gateway_timeout, "upstream timeout");
         }
+        // A closed or reset pooled connection is worth one more try; a response that breaks
+        // HTTP's framing rules is not (the same upstream would send it again).
+        if (ec && ec.category() == http::make_error_code(http::error::bad_version).category() &&
+            ec != http::error::end_of_stream && ec != http::error::partial_message) {
+          malformed = ec.message();
+          break;
+        }
         if (ec) {
-          // A closed or reset pooled connection is worth one more try; a response that breaks
-          // HTTP's framing rules is not (the same upstream would send it again).
-          if (ec.category() == http::make_error_code(http::error::bad_version).category() &&
-              ec != http::error::end_of_stream && ec != http::error::partial_message) {
-            log_event(log_level::warn, "upstream sent a malformed response (" + ec.message() +
-                                           "), request " + request_id_);
-            session_.upstream_socket_ = nullptr;
-            upstream_end_ = std::chrono::steady_clock::now();
-            co_return co_await respond_error(http::status::bad_gateway,
-                                             "upstream sent a malformed response");
-          }
           upstream_failed = true;
           break;
         }
         const unsigned code = rp->result_int();
-        if (code >= 100 && code < 200 && code != 101) continue;
-        break;
+        if (code == 101) {
+          malformed = "101 Switching Protocols to a request that asked for no upgrade";
+          break;
+        }
+        if (code >= 200) break;
+        if (interim == max_interim_responses) {
+          malformed = "too many interim (1xx) responses";
+          break;
+        }
+      }
+      if (!malformed.empty()) {
+        log_event(log_level::warn, "upstream sent a malformed response (" + malformed +
+                                       "), request " + request_id_);
+        session_.upstream_socket_ = nullptr;
+        upstream_end_ = std::chrono::steady_clock::now();
+        co_return co_await respond_error(http::status::bad_gateway,
+                                         "upstream sent a malformed response");
       }
     }
     if (!upstream_failed) break;

@@ -4,6 +4,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http/error.hpp>
@@ -35,6 +36,9 @@ boost::system::error_code upstream_connection::take_standing_read() {
   auto& st = *standing;
   if (!st.completed) return {};
   st.completed = false;
+  // Made before the connection was taken: whatever it holds (a close, stray bytes) is not the
+  // answer to this request. The connection is finished; the caller treats it as closed.
+  if (st.stale) return beast::http::error::end_of_stream;
   if (st.ec) {
     if (dl.expired()) return beast::error::timeout;
     if (st.ec == asio::error::eof) return beast::http::error::end_of_stream;
@@ -59,6 +63,9 @@ void upstream_pool::start_standing_read(upstream_connection& conn) {
   st.outstanding = true;
   st.completed = false;
   st.in_use = false;
+  st.settled = false;
+  st.taken_fence = false;
+  st.stale = false;
   const unsigned generation = ++st.generation;
   conn.socket.async_read_some(
       conn.buffer.prepare(standing_read_size),
@@ -69,6 +76,7 @@ void upstream_pool::start_standing_read(upstream_connection& conn) {
         st.completed = true;
         st.ec = ec;
         st.bytes = n;
+        if (st.in_use && !st.taken_fence) st.stale = true;
         if (st.waiter) {
           auto waiter = std::move(*st.waiter);
           st.waiter.reset();
@@ -82,6 +90,10 @@ void upstream_pool::start_standing_read(upstream_connection& conn) {
           st.conn->socket.close(ignored);
         }
       });
+  // Runs after a completion the read's start may have queued (see the header).
+  asio::post(conn.socket.get_executor(), [sp = conn.standing, generation] {
+    if (generation == sp->generation) sp->settled = true;
+  });
 }
 
 std::unique_ptr<upstream_connection> upstream_pool::take_idle(
@@ -92,15 +104,23 @@ std::unique_ptr<upstream_connection> upstream_pool::take_idle(
     return nullptr;
   }
   const auto now = std::chrono::steady_clock::now();
-  while (!idle_.empty()) {
-    auto conn = std::move(idle_.back());
-    idle_.pop_back();
+  // Newest first. A connection released so recently that its release fence has not run yet is
+  // passed over, not dropped (a pipelined request right after its predecessor's answer, say).
+  for (std::size_t i = idle_.size(); i-- > 0;) {
+    auto& st = *idle_[i]->standing;
+    if (!st.settled && st.outstanding && idle_[i]->socket.is_open()) continue;
+    auto conn = std::move(idle_[i]);
+    idle_.erase(idle_.begin() + static_cast<std::ptrdiff_t>(i));
     // Still waiting means open and quiet: anything the upstream did while the connection sat
     // here (close it, send stray bytes) has completed the read and closed the socket.
-    if (conn->standing->outstanding && conn->socket.is_open() &&
+    if (st.outstanding && conn->socket.is_open() &&
         now - conn->idle_since < settings.pool_idle_timeout) {
-      conn->standing->in_use = true;
+      st.in_use = true;
       conn->reused = true;
+      // Completions queued before this one runs were made before the connection was taken.
+      asio::post(conn->socket.get_executor(), [sp = conn->standing, g = st.generation] {
+        if (g == sp->generation) sp->taken_fence = true;
+      });
       return conn;
     }
     boost::system::error_code ignored;

@@ -9,6 +9,18 @@
 // response. That replaces a liveness check before each reuse (a system call) and the read attempt
 // Asio makes when a read starts (another one, which fails while the upstream is still working):
 // one attempt, made when the connection goes into the pool, does for both.
+//
+// The catch: a read completes (bytes taken from the socket, or its close seen) before its handler
+// runs; the handler waits in the worker's queue. A connection whose read has completed but whose
+// handler has not run yet looks open and quiet, and its stray bytes would be taken for the next
+// request's response. Two fences close that gap, both relying on the worker's queue running
+// handlers in the order they were queued (one thread per io_context):
+// - at release, a handler is posted after the read is started; until it has run, a read that
+//   completed at once (bytes or a close already there) may be waiting, and the connection is not
+//   handed out;
+// - at take, another is posted; a completion whose handler runs before it was made before the
+//   connection was taken, so it is stale: the request fails as on a connection the upstream had
+//   closed (retried only when that is safe), and its bytes never reach a client.
 
 #include <chrono>
 #include <memory>
@@ -52,9 +64,10 @@ struct upstream_connection {
   /// Cancels an outstanding standing read (the socket is about to be handed to something else).
   void drop_standing_read();
 
+  // The buffer first, so it goes last: a pending read writes into it until the socket closes.
+  boost::beast::flat_buffer buffer;
   socket_t socket;
   deadline dl;
-  boost::beast::flat_buffer buffer;
   bool reused = false;  ///< came from the pool: may turn out closed by the upstream
   std::chrono::steady_clock::time_point idle_since{};
 
@@ -65,6 +78,9 @@ struct upstream_connection {
     bool outstanding = false;
     bool completed = false;  ///< finished, and nobody has taken the result yet
     bool in_use = false;     ///< taken for a request: a completion is a response, not a close
+    bool settled = false;    ///< the release fence has run: no completion can be waiting unseen
+    bool taken_fence = false;  ///< the take fence has run: completions from now on are fresh
+    bool stale = false;      ///< completed before the connection was taken
     boost::system::error_code ec;
     std::size_t bytes = 0;
     // In an optional: Boost 1.81's move assignment of any_completion_handler recurses for ever.

@@ -407,3 +407,14 @@ TEST_CASE("response_parser: a big head arriving in read-sized pieces comes throu
     CHECK(p.fields()[1].name_string() == "X-After");
   }
 }
+
+TEST_CASE("response_parser: the trailer section is bounded as a whole") {
+  std::string wire = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n";
+  for (int i = 0; i < 2000; ++i) wire += "X-T: " + std::to_string(i) + "\r\n";  // ~20 KiB
+  wire += "\r\n";
+  header_arena arena;
+  response_parser p(arena);
+  const auto o = run(p, wire, 512);
+  CHECK(o.ec == error::header_limit);
+  CHECK_FALSE(o.done);
+}
