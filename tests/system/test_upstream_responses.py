@@ -147,22 +147,25 @@ def test_connection_named_and_hop_by_hop_fields_stay_behind(launcher, fake_upstr
     assert head.count(b"x-request-id:") == 1
 
 
-def test_pooled_connection_closed_by_the_upstream_is_not_used_again(launcher, fake_upstream):
-    """An upstream that ends an idle keep-alive connection (its keep-alive timeout): the POST that
-    comes next goes on a new connection and succeeds (a POST is never retried, so it must not be
-    sent on the dead one)."""
+def test_pooled_connection_closed_by_the_upstream_is_let_go_at_once(launcher, fake_upstream):
+    """An upstream that ends an idle keep-alive connection (its keep-alive timeout) sees sluice
+    close its side right away, not at the next request; a POST then goes on a new connection
+    and succeeds (a POST is never retried, so it must not be sent on the dead one)."""
+    closed_promptly = threading.Event()
 
     def handler(up: FakeUpstream, conn, index):
-        buf = b""
-        head, _, buf = up.next_request(conn, index, buf)
+        head, _, _ = up.next_request(conn, index, b"")
         if head is None:
             return
         conn.sendall(HONEST)
         if index == 0:
             time.sleep(0.2)
             conn.shutdown(socket.SHUT_WR)  # FIN, as an idle timeout would
-            up.recv(conn, index)
+            conn.settimeout(3)
+            if conn.recv(1) == b"":
+                closed_promptly.set()
             return
+        buf = b""
         while True:  # later connections serve on
             head, _, buf = up.next_request(conn, index, buf)
             if head is None:
@@ -175,7 +178,7 @@ def test_pooled_connection_closed_by_the_upstream_is_not_used_again(launcher, fa
     try:
         r = send(conn, "GET", "/first")
         assert (r.status, r.body) == (200, b"honest")
-        time.sleep(0.5)
+        assert closed_promptly.wait(3), "sluice kept the upstream's closed connection open"
         r = send(conn, "POST", "/second", body=b"x")
         assert (r.status, r.body) == (200, b"honest"), (r.status, r.body)
     finally:
@@ -198,9 +201,9 @@ REAL = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nREAL"
 def test_stray_bytes_just_after_a_response_never_answer_a_pipelined_request(launcher,
                                                                             fake_upstream):
     """The upstream follows a response of exactly one read (16 KiB) with a whole second response
-    nobody asked for, in the same send. Those bytes are still in the socket when the connection is
-    pooled; the pipelined request right behind must not take that connection (and with it the
-    stray response)."""
+    nobody asked for, in the same send. Those bytes are in the socket when the connection is
+    pooled, so its standing read completes at once; the pipelined request right behind must not
+    take that connection (and with it the stray response)."""
     first = exact_size_response(16384)
     stray = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nSTRAY"
 
@@ -275,8 +278,9 @@ def test_unasked_101_and_endless_interim_answers_are_502(launcher, fake_upstream
 
 
 def test_a_reused_connection_gets_one_response_timeout_for_the_whole_head(launcher, fake_upstream):
-    """On a pooled connection, an upstream that sends its head's first bytes late and trickles the
-    rest gets one response_timeout for the whole head, not a fresh one per read."""
+    """On a pooled connection the first bytes of the head arrive through the standing read; the
+    rest of the head must not get a fresh response_timeout on top (a trickling upstream would
+    otherwise double it)."""
 
     def handler(up: FakeUpstream, conn, index):
         buf = b""

@@ -680,9 +680,9 @@ routes:
 
 
 def test_upgrade_on_a_pooled_connection_hands_the_socket_over_cleanly(launcher):
-    """With one worker, a plain request leaves its upstream connection in the pool; the upgrade
-    takes it and hands its socket to the WebSocket's streams. Echo works, and plain requests go on
-    between upgrades."""
+    """With one worker, a plain request leaves its upstream connection in the pool with a read
+    standing on it; the upgrade that takes that connection must cancel the read before the
+    WebSocket's streams own the socket. Echo works, and plain requests go on between upgrades."""
     stub = launcher.start_stub("--ws-interval", "0")
     sluice = launcher.start_sluice(sluice_config(stub.port, """
 routes:

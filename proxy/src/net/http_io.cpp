@@ -39,10 +39,10 @@ http1::body_window& body_of(http1::response_parser& p) { return p.body(); }
 template <class Parser>
 task<error_code> read_header(socket_t& socket, beast::flat_buffer& buffer,
                                         Parser& parser, deadline& dl,
-                                        std::chrono::steady_clock::duration timeout) {
+                                        std::chrono::steady_clock::duration timeout, bool arm) {
   // One deadline for the whole head, set once: a client that trickles a byte at a time must not
   // extend it (slowloris), nor an upstream that does the same.
-  dl.expires_after(timeout);
+  if (arm) dl.expires_after(timeout);
   for (;;) {
     if (buffer.size() > 0) {
       error_code ec;
@@ -95,10 +95,10 @@ task<std::pair<error_code, std::size_t>> read_body_piece(
 
 template task<error_code> read_header(socket_t&, beast::flat_buffer&,
                                                  body_parser<true>&, deadline&,
-                                                 std::chrono::steady_clock::duration);
+                                                 std::chrono::steady_clock::duration, bool);
 template task<error_code> read_header(socket_t&, beast::flat_buffer&,
                                                  http1::response_parser&, deadline&,
-                                                 std::chrono::steady_clock::duration);
+                                                 std::chrono::steady_clock::duration, bool);
 template task<std::pair<error_code, std::size_t>> read_body_piece(
     socket_t&, beast::flat_buffer&, body_parser<true>&, char*, std::size_t, deadline&,
     std::chrono::steady_clock::duration);

@@ -35,11 +35,12 @@ using body_parser =
 /// Reads until `parser` has the whole header. Errors: Beast's (header_limit, body_limit from a
 /// declared Content-Length, bad_*), end_of_stream when the peer closed before a byte,
 /// partial_message when it closed mid-header, beast::error::timeout when the deadline closed it.
-/// `Parser`: body_parser<true> (requests) or http1::response_parser.
+/// `Parser`: body_parser<true> (requests) or http1::response_parser. With `arm` false the
+/// deadline is the caller's, already set for the whole head (`timeout` is then unused).
 template <class Parser>
 task<boost::system::error_code> read_header(
     socket_t& socket, boost::beast::flat_buffer& buffer, Parser& parser,
-    deadline& dl, std::chrono::steady_clock::duration timeout);
+    deadline& dl, std::chrono::steady_clock::duration timeout, bool arm = true);
 
 /// Reads the next piece of the body into buf[0, cap); returns the bytes placed (0 only when
 /// the body is complete). Errors as read_header, plus body_limit.

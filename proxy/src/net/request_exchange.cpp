@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cstring>
+#include <utility>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -590,14 +591,25 @@ task<bool> request_exchange::forward() {
 
     if (!upstream_failed) {
       // Interim 1xx answers are not the response: read past a few (each head stays in the
-      // arena until the request ends).
+      // arena until the request ends). A pooled connection's first bytes come from the read it
+      // had standing in the pool, under the same deadline as the rest of that head.
+      bool armed = false;
+      if (conn->standing_read_pending()) {
+        conn->dl.expires_after(up.response_timeout);
+        armed = true;
+        co_await conn->wait_standing_read();
+      }
+      boost::system::error_code first_ec = conn->take_standing_read();
       std::string malformed;  // why the response is refused, when it is
       for (int interim = 0;; ++interim) {
         rp.emplace(session_.arena_);
         rp->header_limit(upstream_header_limit);
         if (is_head_) rp->skip(true);
-        const auto ec = co_await read_header(conn->socket, conn->buffer, *rp, conn->dl,
-                                             up.response_timeout);
+        auto ec = std::exchange(first_ec, boost::system::error_code{});
+        if (!ec)
+          ec = co_await read_header(conn->socket, conn->buffer, *rp, conn->dl, up.response_timeout,
+                                    !armed);
+        armed = false;
         if (ec == beast::error::timeout) {
           if (auto* m = snap_->metrics()) m->worker(session_.owner_.index()).upstream_timeouts.add();
           session_.upstream_socket_ = nullptr;
@@ -787,6 +799,7 @@ task<bool> request_exchange::upgrade() {
       co_return co_await respond_error(http::status::gateway_timeout, "upstream connect timeout");
     co_return co_await respond_error(http::status::bad_gateway, "upstream unavailable");
   }
+  conn->drop_standing_read();  // the WebSocket's streams read this socket from now on
   conn->dl.cancel();
   message_limit ml;
   if (const config::route* mr = snap_->message_route(*route_)) {
