@@ -51,6 +51,20 @@ def sluice_bin() -> str:
     return _required_env("SLUICE_BIN")
 
 
+def run_sluice_to_exit(cwd: Path, config: str, timeout: float = 10) -> tuple[int, str]:
+    """Runs `sluice --config CONFIG` in `cwd` when it is expected to exit on its own (a config it
+    refuses, an address it cannot take); returns (exit code, stderr). Killed if it does not."""
+    proc = subprocess.Popen([sluice_bin(), "--config", config], cwd=cwd,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        _, stderr = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=5)
+    return proc.returncode, stderr
+
+
 def stub_bin() -> str:
     return _required_env("UPSTREAM_STUB_BIN")
 
@@ -512,6 +526,14 @@ class FakeUpstream:
         with self.lock:
             self.requests.append(head.split(b"\r\n", 1)[0])
         return head, rest[:need], rest[need:]
+
+    def requests_on(self, conn, index, buf: bytes = b""):
+        """Yields each request head on `conn` (bodies read and dropped) until the peer closes."""
+        while True:
+            head, _, buf = self.next_request(conn, index, buf)
+            if head is None:
+                return
+            yield head
 
     def request_lines(self) -> list[bytes]:
         with self.lock:

@@ -9,7 +9,7 @@ import subprocess
 import threading
 import time
 
-from conftest import connect, get, request, send, sluice_bin, source_dir
+from conftest import connect, get, request, run_sluice_to_exit, send, sluice_bin, source_dir
 
 ROUTES = """
 routes:
@@ -217,15 +217,8 @@ def test_check_rejects_a_bad_config_with_file_line_col(tmp_path):
 
 def test_sluice_refuses_to_start_on_a_bad_config(tmp_path):
     (tmp_path / "bad.yaml").write_text(BAD_CONFIG)
-    proc = subprocess.Popen([sluice_bin(), "--config", "bad.yaml"], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        _, stderr = proc.communicate(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=5)
-    assert proc.returncode == 1
+    returncode, stderr = run_sluice_to_exit(tmp_path, "bad.yaml")
+    assert returncode == 1
     assert BAD_MESSAGE in stderr, stderr
     assert "listening on" not in stderr
 

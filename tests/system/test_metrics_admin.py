@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (free_port, get, read_raw_responses, request, sluice_bin, source_dir,
-                      stop_process)
+from conftest import (free_port, get, read_raw_responses, request, run_sluice_to_exit,
+                      source_dir, stop_process)
 
 QUOTA = 5
 LIMIT_NAME = f"{QUOTA}/minute per ip"  # the derived name of `{per: ip, rate: 5/minute}`
@@ -792,14 +792,7 @@ def test_an_admin_address_in_use_stops_the_start_with_a_clear_error(tmp_path, st
         (tmp_path / "admin.yaml").write_text(
             f"listen: 127.0.0.1:0\nupstream: {{address: 127.0.0.1:{stub.port}}}\n"
             f"access_log: off\nadmin: {{listen: 127.0.0.1:{port}}}\n")
-        proc = subprocess.Popen([sluice_bin(), "--config", "admin.yaml"], cwd=tmp_path,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        try:
-            _, stderr = proc.communicate(timeout=10)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=5)
-    assert proc.returncode == 1, stderr
+        returncode, stderr = run_sluice_to_exit(tmp_path, "admin.yaml")
+    assert returncode == 1, stderr
     assert f"cannot listen on admin.listen 127.0.0.1:{port}: Address already in use" in stderr
     assert "listening on" not in stderr

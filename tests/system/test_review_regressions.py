@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (FakeUpstream, connect, content_length, get, read_raw_responses, request,
+from conftest import (FakeUpstream, connect, get, read_raw_responses, request,
                       send, sluice_config, stub_counter)
 
 MiB = 1024 * 1024
@@ -139,11 +139,7 @@ def head_with_body_handler(split: bool):
     smuggled = b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nSMUGGLED"
 
     def handler(up: FakeUpstream, conn, index):
-        buf = b""
-        while True:
-            head, _, buf = up.next_request(conn, index, buf)
-            if head is None:
-                return
+        for head in up.requests_on(conn, index):
             if head.startswith(b"HEAD "):
                 answer = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(smuggled)
                 if split:
@@ -233,11 +229,7 @@ SMUGGLED_REQUEST = b"GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
 
 
 def answering_handler(up: FakeUpstream, conn, index):
-    buf = b""
-    while True:
-        head, _, buf = up.next_request(conn, index, buf)
-        if head is None:
-            return
+    for _ in up.requests_on(conn, index):
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 
 
@@ -284,13 +276,7 @@ def test_unsupported_transfer_encoding_gets_501_and_close(launcher, fake_upstrea
 def dies_on_second_request_handler(up: FakeUpstream, conn, index):
     """Answers the first request on each connection; reads the second, then closes unanswered
     (as if it processed it and crashed)."""
-    buf = b""
-    served = 0
-    while True:
-        head, _, buf = up.next_request(conn, index, buf)
-        if head is None:
-            return
-        served += 1
+    for served, _ in enumerate(up.requests_on(conn, index), start=1):
         if served == 2:
             return  # closed without an answer
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")

@@ -22,11 +22,7 @@ routes:
 def hang_all_but_ok(up: FakeUpstream, conn, index):
     """Answers `GET /ok` with 200; holds any other request open without a byte in reply, until
     the upstream is closed at teardown."""
-    buf = b""
-    while True:
-        head, _, buf = up.next_request(conn, index, buf)
-        if head is None:
-            return
+    for head in up.requests_on(conn, index):
         if not head.startswith(b"GET /ok "):
             up.stopping.wait()  # never answered
             return

@@ -23,11 +23,7 @@ def serve_answers(answers: dict[bytes, bytes]):
     line), else HONEST; keeps the connection open unless the answer says close."""
 
     def handler(up: FakeUpstream, conn, index):
-        buf = b""
-        while True:
-            head, _, buf = up.next_request(conn, index, buf)
-            if head is None:
-                return
+        for head in up.requests_on(conn, index):
             line = head.split(b"\r\n", 1)[0]
             answer = next((a for key, a in answers.items() if key in line), HONEST)
             conn.sendall(answer)
@@ -165,11 +161,7 @@ def test_pooled_connection_closed_by_the_upstream_is_let_go_at_once(launcher, fa
             if conn.recv(1) == b"":
                 closed_promptly.set()
             return
-        buf = b""
-        while True:  # later connections serve on
-            head, _, buf = up.next_request(conn, index, buf)
-            if head is None:
-                return
+        for _ in up.requests_on(conn, index):  # later connections serve on
             conn.sendall(HONEST)
 
     up = fake_upstream(handler)
@@ -208,14 +200,8 @@ def test_stray_bytes_just_after_a_response_never_answer_a_pipelined_request(laun
     stray = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nSTRAY"
 
     def handler(up: FakeUpstream, conn, index):
-        buf = b""
-        served = 0
-        while True:
-            head, _, buf = up.next_request(conn, index, buf)
-            if head is None:
-                return
+        for served, _ in enumerate(up.requests_on(conn, index)):
             conn.sendall(first + stray if index == 0 and served == 0 else REAL)
-            served += 1
 
     up = fake_upstream(handler)
     sluice = launcher.start_sluice(sluice_config(up.port, workers=1))
@@ -234,18 +220,11 @@ def test_close_just_after_a_response_does_not_fail_a_pipelined_post(launcher, fa
     first = exact_size_response(16384)
 
     def handler(up: FakeUpstream, conn, index):
-        buf = b""
-        if index == 0:
-            head, _, buf = up.next_request(conn, index, buf)
-            if head is None:
-                return
-            conn.sendall(first)
-            conn.shutdown(socket.SHUT_WR)
-            up.recv(conn, index)
-            return
-        while True:
-            head, _, buf = up.next_request(conn, index, buf)
-            if head is None:
+        for _ in up.requests_on(conn, index):
+            if index == 0:
+                conn.sendall(first)
+                conn.shutdown(socket.SHUT_WR)
+                up.recv(conn, index)
                 return
             conn.sendall(REAL)
 
@@ -283,21 +262,15 @@ def test_a_reused_connection_gets_one_response_timeout_for_the_whole_head(launch
     otherwise double it)."""
 
     def handler(up: FakeUpstream, conn, index):
-        buf = b""
-        served = 0
-        while True:
-            head, _, buf = up.next_request(conn, index, buf)
-            if head is None:
-                return
+        for served, _ in enumerate(up.requests_on(conn, index)):
             if served == 0:
                 conn.sendall(HONEST)
-            else:
-                time.sleep(0.7)
-                for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"y" * 20:
-                    conn.sendall(bytes([byte]))
-                    if up.stopping.wait(0.1):
-                        return
-            served += 1
+                continue
+            time.sleep(0.7)
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"y" * 20:
+                conn.sendall(bytes([byte]))
+                if up.stopping.wait(0.1):
+                    return
 
     up = fake_upstream(handler)
     sluice = launcher.start_sluice(sluice_config(up.port, workers=1,

@@ -27,16 +27,6 @@ constexpr auto tchar = make_tchar_table();
 
 bool is_tchar(char c) { return tchar[static_cast<unsigned char>(c)]; }
 bool is_ows(char c) { return c == ' ' || c == '\t'; }
-// field-vchar / SP / HTAB, obs-text included: anything but the other controls and DEL.
-bool is_value_char(char c) {
-  const auto u = static_cast<unsigned char>(c);
-  return u >= 0x20 ? u != 0x7f : u == '\t';
-}
-bool all_value_chars(std::string_view s) {
-  bool ok = true;
-  for (const char c : s) ok &= is_value_char(c);  // no early exit: the loop stays branch-free
-  return ok;
-}
 
 // The first control character (below 0x20, or DEL) in [p, end), or end. Eight bytes at a
 // time: a word with none is skipped with a few arithmetic operations (the classic "has a byte
@@ -59,6 +49,17 @@ const char* find_control(const char* p, const char* end) {
     if (u < 0x20 || u == 0x7f) return p;
   }
   return end;
+}
+
+// field-vchar / SP / HTAB, obs-text included: anything but the other controls and DEL.
+bool all_value_chars(std::string_view s) {
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  for (;;) {
+    p = find_control(p, end);
+    if (p == end) return true;
+    if (*p++ != '\t') return false;
+  }
 }
 
 // The end of a value or reason that starts at p: its CR, with HTAB allowed on the way. Null

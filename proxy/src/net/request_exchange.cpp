@@ -1,7 +1,5 @@
 #include "net/request_exchange.hpp"
 
-#include <charconv>
-#include <cstring>
 #include <utility>
 
 #include <boost/asio/as_tuple.hpp>
