@@ -83,6 +83,23 @@ def test_pipelined_requests_are_answered_in_order(make_sluice):
     assert json.loads(responses[2][2])["target"] == "/api/headers?i=3"
 
 
+def test_request_and_fin_in_one_segment_are_answered_then_closed(make_sluice):
+    """A client that sends its requests and half-closes at once (`printf ... | nc -N`): the
+    requests and the FIN reach sluice in one segment. Both are answered, and then the connection
+    is closed at once, not after client_idle (60 s) for a FIN whose event was already consumed."""
+    sluice = make_sluice(ROUTES)
+    for attempt in range(3):
+        with raw_connect(sluice.port, "127.0.0.1") as s:
+            time.sleep(0.2)  # sluice is waiting for the first request: its arrival is an event
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+            s.sendall(raw_get("/health") + raw_get("/api/services"))
+            s.shutdown(socket.SHUT_WR)
+            answers = read_raw_responses(s, 2)
+            assert [status for status, _, _ in answers] == [200, 200], attempt
+            s.settimeout(3)
+            assert s.recv(1) == b"", attempt
+
+
 def test_client_connection_cap_refuses_the_extra_connection_with_503(launcher, stub):
     cap = 3
     sluice = launcher.start_sluice(sluice_config(

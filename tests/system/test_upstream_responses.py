@@ -285,3 +285,61 @@ def test_a_reused_connection_gets_one_response_timeout_for_the_whole_head(launch
         conn.close()
     assert r.status == 504, (r.status, r.body)
     assert elapsed < 1.6, elapsed  # one response_timeout (1 s), not 0.7 s + another 1 s
+
+
+def send_with_fin(conn: socket.socket, data: bytes) -> None:
+    """Sends `data` and the FIN in one TCP segment (corked), so a reader finds both queued at
+    once: its first read returns the data, and no later readiness event announces the FIN."""
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+    conn.sendall(data)
+    conn.shutdown(socket.SHUT_WR)
+
+
+def test_close_in_the_same_segment_as_a_response_is_seen_while_pooled(launcher, fake_upstream):
+    """The upstream's response and its FIN arrive together. The read that takes the response
+    leaves the FIN queued: sluice must still see it, close the pooled connection, and send the
+    next request, a POST, on a new one rather than fail it on the dead one."""
+
+    def handler(up: FakeUpstream, conn, index):
+        for _ in up.requests_on(conn, index):
+            if index == 0:
+                send_with_fin(conn, HONEST)
+                up.recv(conn, index)
+                return
+            conn.sendall(HONEST)
+
+    up = fake_upstream(handler)
+    sluice = launcher.start_sluice(sluice_config(up.port, workers=1))
+    conn = connect(sluice.port)
+    try:
+        r = send(conn, "GET", "/first")
+        assert (r.status, r.body) == (200, b"honest")
+        time.sleep(0.3)
+        r = send(conn, "POST", "/second", body=b"x")
+        assert (r.status, r.body) == (200, b"honest"), (r.status, r.body)
+    finally:
+        conn.close()
+    assert len(up.conns) == 2
+
+
+def test_close_delimited_body_sent_with_its_fin_in_one_segment(launcher, fake_upstream):
+    """An HTTP/1.0-style body ended by the close, with the FIN in the body's own segment: the
+    response ends at once, not at the response timeout."""
+    body = b"all of it, then the close"
+
+    def handler(up: FakeUpstream, conn, index):
+        head, _, _ = up.next_request(conn, index, b"")
+        if head is not None:
+            send_with_fin(conn, b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n" + body)
+
+    up = fake_upstream(handler)
+    sluice = launcher.start_sluice(sluice_config(
+        up.port, workers=1, upstream_extra="response_timeout: 20s"))
+    started = time.monotonic()
+    conn = connect(sluice.port, timeout=5)
+    try:
+        r = send(conn, "GET", "/whole")
+    finally:
+        conn.close()
+    assert (r.status, r.body) == (200, body)
+    assert time.monotonic() - started < 3

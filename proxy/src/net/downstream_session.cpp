@@ -6,6 +6,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "net/drained_buffer.hpp"
 #include "net/http_io.hpp"
 #include "net/local_response.hpp"
 #include "net/request_exchange.hpp"
@@ -75,7 +76,8 @@ task<void> downstream_session::run() {
     if (buffer_.size() == 0) {
       idle_ = true;
       dl_.expires_after(cfg.timeouts.idle);
-      auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(read_chunk), nothrow);
+      auto [ec, n] = co_await socket_.async_read_some(
+          drained_buffer(buffer_.prepare(read_chunk)), nothrow);
       idle_ = false;
       if (ec) break;
       buffer_.commit(n);

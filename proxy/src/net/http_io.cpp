@@ -1,4 +1,5 @@
 #include "net/http_io.hpp"
+#include "net/drained_buffer.hpp"
 
 #include <array>
 #include <charconv>
@@ -52,7 +53,8 @@ task<error_code> read_header(socket_t& socket, beast::flat_buffer& buffer,
       if (ec) co_return ec;
       if (parser.is_header_done()) co_return error_code{};
     }
-    auto [ec, n] = co_await socket.async_read_some(buffer.prepare(read_size), nothrow);
+    auto [ec, n] =
+        co_await socket.async_read_some(drained_buffer(buffer.prepare(read_size)), nothrow);
     if (ec) co_return read_failure(ec, dl, buffer.size() > 0 || parser.got_some());
     buffer.commit(n);
   }
@@ -81,7 +83,8 @@ task<std::pair<error_code, std::size_t>> read_body_piece(
       if (buffer.size() >= max_framing_bytes) co_return std::pair{error_code{http::error::bad_chunk}, std::size_t{0}};
     }
     dl.expires_after(timeout);
-    auto [ec, n] = co_await socket.async_read_some(buffer.prepare(read_size), nothrow);
+    auto [ec, n] =
+        co_await socket.async_read_some(drained_buffer(buffer.prepare(read_size)), nothrow);
     if (ec == asio::error::eof && !dl.expired()) {
       // A body delimited by the close ends here; any other body is cut short.
       error_code eof_ec;

@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "common/log.hpp"
+#include "net/drained_buffer.hpp"
 #include "net/worker.hpp"
 
 namespace sluice::net {
@@ -27,6 +28,9 @@ listener::listener(const tcp::endpoint& address, std::vector<worker*> workers)
   // SO_REUSEADDR only lets a restart bind past old connections in TIME_WAIT; unlike
   // SO_REUSEPORT it never lets two live listeners share the port.
   acceptor_.set_option(asio::socket_base::reuse_address(true));
+  // Accepted sockets inherit it; without it, reads simply stay speculative (drained_buffer.hpp).
+  boost::system::error_code ignored;
+  acceptor_.set_option(receive_queue_hint(true), ignored);
   acceptor_.bind(address);
   acceptor_.listen(asio::socket_base::max_listen_connections);
 }

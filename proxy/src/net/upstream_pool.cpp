@@ -10,6 +10,7 @@
 #include <boost/beast/http/error.hpp>
 
 #include "common/log.hpp"
+#include "net/drained_buffer.hpp"
 
 namespace sluice::net {
 namespace asio = boost::asio;
@@ -68,7 +69,7 @@ void upstream_pool::start_standing_read(upstream_connection& conn) {
   st.stale = false;
   const unsigned generation = ++st.generation;
   conn.socket.async_read_some(
-      conn.buffer.prepare(standing_read_size),
+      drained_buffer(conn.buffer.prepare(standing_read_size)),
       [sp = conn.standing, generation](boost::system::error_code ec, std::size_t n) {
         auto& st = *sp;
         if (generation != st.generation) return;  // dropped, or the connection is gone
@@ -164,6 +165,7 @@ task<std::unique_ptr<upstream_connection>> upstream_pool::connect(
   }
   boost::system::error_code ignored;
   conn->socket.set_option(tcp::no_delay(true), ignored);
+  conn->socket.set_option(receive_queue_hint(true), ignored);
   co_return conn;
 }
 
