@@ -776,12 +776,19 @@ task<bool> request_exchange::upgrade() {
         global ? "too many WebSocket connections on this proxy" : "too many WebSocket connections",
         limit, 1);
   }
-  // Held for the life of the WebSocket and given back exactly once, however it ends.
+  // Held for the life of the WebSocket and given back exactly once, however it ends. An upgrade
+  // that fails gives it back before the client hears so: a client that retries at once, or an
+  // operator reading the gauge, must not find it still taken.
   struct slot_guard {
     limiter::websocket_slots& slots;
     const std::string& route;
     ip_address key;
-    ~slot_guard() { slots.release(route, key); }
+    bool held = true;
+    void release() {
+      if (held) slots.release(route, key);
+      held = false;
+    }
+    ~slot_guard() { release(); }
   } slot{shared.websocket_slots(), route_->name, key_addr};
 
   // The upgrade goes to the upstream first: the client is answered 101 only once the upstream
@@ -792,6 +799,7 @@ task<bool> request_exchange::upgrade() {
   if (!conn) conn = co_await session_.owner_.pool().connect(up, cfg_.timeouts.body, failure);
   if (!conn) {
     upstream_end_ = std::chrono::steady_clock::now();
+    slot.release();
     if (auto* m = snap_->metrics()) m->worker(session_.owner_.index()).upstream_connect_errors.add();
     if (failure == connect_failure::timeout)
       co_return co_await respond_error(http::status::gateway_timeout, "upstream connect timeout");
@@ -835,6 +843,7 @@ task<bool> request_exchange::upgrade() {
   upstream_upgrade answer_up = co_await relay.open_upstream(host, std::string(req.target()), fields);
   if (!answer_up.upgraded) {
     upstream_end_ = std::chrono::steady_clock::now();
+    slot.release();
     if (answer_up.timed_out) {
       if (auto* m = snap_->metrics()) m->worker(session_.owner_.index()).upstream_timeouts.add();
       co_return co_await respond_error(http::status::gateway_timeout,
