@@ -1,7 +1,8 @@
 /* Counts a proxy's socket system calls from inside the process, at full speed (strace slows the
  * proxy so much that its peers are always ahead of it, which hides the reads that find nothing).
  * Loaded with LD_PRELOAD by bench/profile.sh; the counts go to $SYSCALL_COUNT_OUT at exit:
- *   recv <calls> eagain <of them failed with EAGAIN> send <sendmsg+writev> getsockopt <calls>
+ *   recv <recv+recvmsg> eagain <of them failed with EAGAIN> send <sendmsg+writev>
+ *   getsockopt <calls>
  *   epoll_wait <calls> events <returned>
  * Only calls made through libc's exported symbols are seen (both sluice and NGINX use them). */
 #define _GNU_SOURCE
@@ -22,6 +23,17 @@ ssize_t recv(int fd, void* buf, size_t len, int flags) {
   static ssize_t (*real)(int, void*, size_t, int);
   if (!real) real = REAL(recv);
   const ssize_t r = real(fd, buf, len, flags);
+  const int saved = errno;
+  atomic_fetch_add_explicit(&n_recv, 1, memory_order_relaxed);
+  if (r < 0 && saved == EAGAIN) atomic_fetch_add_explicit(&n_eagain, 1, memory_order_relaxed);
+  errno = saved;
+  return r;
+}
+
+ssize_t recvmsg(int fd, struct msghdr* msg, int flags) {
+  static ssize_t (*real)(int, struct msghdr*, int);
+  if (!real) real = REAL(recvmsg);
+  const ssize_t r = real(fd, msg, flags);
   const int saved = errno;
   atomic_fetch_add_explicit(&n_recv, 1, memory_order_relaxed);
   if (r < 0 && saved == EAGAIN) atomic_fetch_add_explicit(&n_eagain, 1, memory_order_relaxed);

@@ -342,7 +342,16 @@ task<bool> request_exchange::run() {
   decide();
   if (outcome_ == outcome::limited) co_return co_await respond_limited();
   if (route_->websocket && wants_websocket()) co_return co_await upgrade();
-  co_return co_await forward();
+  const bool keep_alive = co_await forward();
+  if (forward_error_ != http::status::unknown)
+    co_return co_await respond_error(forward_error_, forward_error_message_);
+  co_return keep_alive;
+}
+
+bool request_exchange::fail_forward(http::status status, std::string_view message) {
+  forward_error_ = status;
+  forward_error_message_ = message;
+  return false;
 }
 
 void request_exchange::append_rate_limit_fields(head_writer& out) const {
@@ -482,6 +491,9 @@ void request_exchange::build_client_head(const http1::response_parser& res, bool
   w.put("\r\n"sv);
 }
 
+// Its frame is allocated per request and stays under Asio's 1020-byte limit for recycled blocks
+// (992 bytes with GCC 12): large state lives in the exchange, errors are answered by run(). A
+// frame over the limit costs a malloc and a free per request (bench/profile.sh shows them).
 task<bool> request_exchange::forward() {
   auto& req = parser_.get();
   auto& client = session_.socket_;
@@ -548,7 +560,7 @@ task<bool> request_exchange::forward() {
     downstream_session& session;
     ~upstream_watch() { session.upstream_socket_ = nullptr; }
   } watch{session_};
-  std::optional<http1::response_parser> rp;
+  auto& rp = response_;
   // A pooled connection the upstream closed in the meantime fails on first use. An idempotent
   // request without a body is retried once on a fresh connection; anything else could run twice.
   const bool idempotent = req.method() == http::verb::get || req.method() == http::verb::head ||
@@ -562,8 +574,8 @@ task<bool> request_exchange::forward() {
       upstream_end_ = std::chrono::steady_clock::now();
       if (auto* m = snap_->metrics()) m->worker(session_.owner_.index()).upstream_connect_errors.add();
       if (failure == connect_failure::timeout)
-        co_return co_await respond_error(http::status::gateway_timeout, "upstream connect timeout");
-      co_return co_await respond_error(http::status::bad_gateway, "upstream unavailable");
+        co_return fail_forward(http::status::gateway_timeout, "upstream connect timeout");
+      co_return fail_forward(http::status::bad_gateway, "upstream unavailable");
     }
     const bool may_retry = conn->reused && bodyless && idempotent && attempt == 0;
     session_.upstream_socket_ = &conn->socket;  // abort() at the drain deadline closes it too
@@ -612,7 +624,7 @@ task<bool> request_exchange::forward() {
           if (auto* m = snap_->metrics()) m->worker(session_.owner_.index()).upstream_timeouts.add();
           session_.upstream_socket_ = nullptr;
           upstream_end_ = std::chrono::steady_clock::now();
-          co_return co_await respond_error(http::status::gateway_timeout, "upstream timeout");
+          co_return fail_forward(http::status::gateway_timeout, "upstream timeout");
         }
         // A closed or reset pooled connection is worth one more try; a response that breaks
         // HTTP's framing rules is not (the same upstream would send it again).
@@ -641,15 +653,14 @@ task<bool> request_exchange::forward() {
                                        "), request " + request_id_);
         session_.upstream_socket_ = nullptr;
         upstream_end_ = std::chrono::steady_clock::now();
-        co_return co_await respond_error(http::status::bad_gateway,
-                                         "upstream sent a malformed response");
+        co_return fail_forward(http::status::bad_gateway, "upstream sent a malformed response");
       }
     }
     if (!upstream_failed) break;
     session_.upstream_socket_ = nullptr;
     if (!may_retry) {
       upstream_end_ = std::chrono::steady_clock::now();
-      co_return co_await respond_error(http::status::bad_gateway, "upstream closed the connection");
+      co_return fail_forward(http::status::bad_gateway, "upstream closed the connection");
     }
   }
 
@@ -691,9 +702,9 @@ task<bool> request_exchange::forward() {
           if (auto* m = snap_->metrics()) m->worker(session_.owner_.index()).upstream_timeouts.add();
         }
         if (first) {
-          co_return co_await respond_error(ec == beast::error::timeout ? http::status::gateway_timeout
-                                                                       : http::status::bad_gateway,
-                                           "upstream failed mid-response");
+          co_return fail_forward(ec == beast::error::timeout ? http::status::gateway_timeout
+                                                             : http::status::bad_gateway,
+                                 "upstream failed mid-response");
         }
         // Headers are out already: the only honest signal left is to cut the connection.
         log_event(log_level::warn, "upstream failed mid-response (" + ec.message() +

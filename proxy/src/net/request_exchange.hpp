@@ -50,7 +50,10 @@ class request_exchange {
                              std::string_view limit, std::uint64_t retry_s);
   task<bool> upgrade();
   bool wants_websocket() const;
+  /// Sends the request upstream and relays the answer. An error the client must hear of before
+  /// any of the response went out is left in `forward_error_` for run() to answer.
   task<bool> forward();
+  bool fail_forward(boost::beast::http::status status, std::string_view message);
   task<bool> respond_error(boost::beast::http::status status,
                                              std::string_view message);
   task<bool> answer(local_response& r);
@@ -87,6 +90,14 @@ class request_exchange {
   bool decided_ = false;  // the limiter was asked (RateLimit fields apply)
   routing::key_list keys_;
   bool holds_in_flight_ = false;
+  // The upstream's response. Here rather than in forward(): a coroutine frame over about 1 KiB
+  // is never recycled by Asio's per-thread cache, so it would cost a malloc and a free per
+  // request, and the parser alone is three quarters of that.
+  std::optional<http1::response_parser> response_;
+  // The answer forward() left for run() to send (its message is a literal). Answering from
+  // forward() itself would add a slot to its frame for each of its six ways to fail.
+  boost::beast::http::status forward_error_ = boost::beast::http::status::unknown;
+  std::string_view forward_error_message_;
 };
 
 }  // namespace sluice::net
