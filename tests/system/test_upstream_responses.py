@@ -8,6 +8,7 @@ the next request is served normally.
 from __future__ import annotations
 
 import socket
+import struct
 import threading
 import time
 
@@ -343,3 +344,35 @@ def test_close_delimited_body_sent_with_its_fin_in_one_segment(launcher, fake_up
         conn.close()
     assert (r.status, r.body) == (200, body)
     assert time.monotonic() - started < 3
+
+
+def test_reset_right_behind_a_response_does_not_fail_the_next_post(launcher, fake_upstream):
+    """The upstream answers a keep-alive request and resets the connection at once (SO_LINGER
+    0), so the reset is usually queued behind the response before sluice reads it, and no later
+    event tells of it: the connection goes back to the pool looking alive. The POST that takes
+    it has its first write refused, so the upstream saw none of it, and it is sent again on a new
+    connection: 200, not 502."""
+
+    def handler(up: FakeUpstream, conn, index):
+        for head in up.requests_on(conn, index):
+            if head.startswith(b"GET /reset "):
+                conn.sendall(HONEST)
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                conn.close()
+                return
+            conn.sendall(HONEST)
+
+    up = fake_upstream(handler)
+    sluice = launcher.start_sluice(sluice_config(up.port, workers=1))
+    conn = connect(sluice.port)
+    try:
+        for attempt in range(3):
+            r = send(conn, "GET", "/reset")
+            assert (r.status, r.body) == (200, b"honest"), attempt
+            time.sleep(0.2)
+            r = send(conn, "POST", "/after", body=b"payload")
+            assert (r.status, r.body) == (200, b"honest"), (attempt, r.status, r.body)
+    finally:
+        conn.close()
+    posts = [line for line in up.request_lines() if line.startswith(b"POST")]
+    assert len(posts) == 3, posts  # each POST reached the upstream exactly once

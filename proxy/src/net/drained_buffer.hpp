@@ -22,8 +22,9 @@
 // set) it behaves exactly like Asio's. Reads through a `drained_buffer` and ordinary reads can
 // be mixed freely on one socket.
 //
-// A reset that arrives behind data is not counted by the hint: such a socket is noticed at the
-// next write or deadline rather than at once.
+// A reset queued behind data is not counted by the hint, and its event may be gone too: such a
+// socket is noticed at its next write (a pooled upstream connection: the request goes again on
+// a new one, see upstream_pool.hpp) or at its deadline, not at once.
 //
 // This names an Asio detail class; it is written against Boost 1.81 (Debian 12), which the
 // build requires, and the static_assert below stops a different Boost from compiling it.

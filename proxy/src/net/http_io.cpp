@@ -169,7 +169,8 @@ task<error_code> write_all(socket_t& socket, deadline& dl,
 task<error_code> write_piece(socket_t& socket, deadline& dl,
                                         std::chrono::steady_clock::duration timeout,
                                         std::string_view head, body_framing framing,
-                                        const char* data, std::size_t size, bool last) {
+                                        const char* data, std::size_t size, bool last,
+                                        bool* refused) {
   static constexpr std::string_view crlf = "\r\n";
   static constexpr std::string_view last_chunk = "0\r\n\r\n";
   char chunk_size[24];
@@ -193,8 +194,11 @@ task<error_code> write_piece(socket_t& socket, deadline& dl,
   // Not through write_all: one coroutine frame fewer per write, on every request.
   std::array<asio::const_buffer, 8> rest;
   error_code ec;
-  if (write_now(socket, std::span<const asio::const_buffer>(bufs.data(), count), rest, ec))
+  if (write_now(socket, std::span<const asio::const_buffer>(bufs.data(), count), rest, ec)) {
+    // write_now fails only on its first attempt, before a byte went.
+    if (ec && refused != nullptr) *refused = true;
     co_return ec;
+  }
   co_return co_await write_rest(socket, dl, timeout, rest);
 }
 

@@ -60,9 +60,11 @@ task<boost::system::error_code> write_all(
     std::span<const boost::asio::const_buffer> bufs);
 
 /// Writes `head` (may be empty) and one body piece framed as `framing`; with `last` set and
-/// chunked framing, also the terminating chunk. One gather write.
+/// chunked framing, also the terminating chunk. One gather write. When it fails, `*refused`
+/// (if given) tells whether the socket took none of it: the peer cannot have seen any.
 task<boost::system::error_code> write_piece(
     socket_t& socket, deadline& dl, std::chrono::steady_clock::duration timeout,
-    std::string_view head, body_framing framing, const char* data, std::size_t size, bool last);
+    std::string_view head, body_framing framing, const char* data, std::size_t size, bool last,
+    bool* refused = nullptr);
 
 }  // namespace sluice::net

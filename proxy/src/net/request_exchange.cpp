@@ -562,7 +562,9 @@ task<bool> request_exchange::forward() {
   } watch{session_};
   auto& rp = response_;
   // A pooled connection the upstream closed in the meantime fails on first use. An idempotent
-  // request without a body is retried once on a fresh connection; anything else could run twice.
+  // request without a body is retried once on a fresh connection; anything else could run
+  // twice, unless the connection refused the request's first bytes (reset or closed before we
+  // wrote: the upstream cannot have seen any of it, and the body's first piece is still here).
   const bool idempotent = req.method() == http::verb::get || req.method() == http::verb::head ||
                           req.method() == http::verb::options || req.method() == http::verb::put ||
                           req.method() == http::verb::delete_ || req.method() == http::verb::trace;
@@ -582,11 +584,13 @@ task<bool> request_exchange::forward() {
 
     // Request: the head goes out with the first body piece; then piece by piece.
     bool upstream_failed = false;
+    bool refused = false;
     bool first = true;
     for (;;) {
       const auto ec = co_await write_piece(conn->socket, conn->dl, body_timeout,
                                            first ? std::string_view(head) : std::string_view{},
-                                           request_framing, buf, pending, last);
+                                           request_framing, buf, pending, last,
+                                           first ? &refused : nullptr);
       first = false;
       if (ec) {
         upstream_failed = true;
@@ -658,7 +662,7 @@ task<bool> request_exchange::forward() {
     }
     if (!upstream_failed) break;
     session_.upstream_socket_ = nullptr;
-    if (!may_retry) {
+    if (!may_retry && !(refused && conn->reused && attempt == 0)) {
       upstream_end_ = std::chrono::steady_clock::now();
       co_return fail_forward(http::status::bad_gateway, "upstream closed the connection");
     }

@@ -7,8 +7,10 @@
 // completes while the connection sits in the pool, and the connection is closed at once, as NGINX
 // does. When the connection is taken for a request, the same read, still waiting, receives the
 // response. That replaces a liveness check before each reuse (a system call) and the read attempt
-// Asio makes when a read starts (another one, which fails while the upstream is still working):
-// one attempt, made when the connection goes into the pool, does for both.
+// Asio makes when a read starts (another one, which fails while the upstream is still working).
+// When the response's last read left the socket empty (drained_buffer.hpp), even the read's
+// first attempt is skipped: it waits for epoll, and whatever arrives from then on (bytes, a
+// FIN, a reset) is an event that completes it.
 //
 // The catch: a read completes (bytes taken from the socket, or its close seen) before its handler
 // runs; the handler waits in the worker's queue. A connection whose read has completed but whose
@@ -21,6 +23,12 @@
 // - at take, another is posted; a completion whose handler runs before it was made before the
 //   connection was taken, so it is stale: the request fails as on a connection the upstream had
 //   closed (retried only when that is safe), and its bytes never reach a client.
+// What no fence can see is an arrival whose epoll event the reactor has not collected yet when
+// the connection is taken: bytes an upstream sends unasked in that instant are read as the
+// response, as with any HTTP/1.1 client. And a reset that came in right behind the response's
+// last bytes raises no event of its own: the connection is found dead at the next request's
+// first write, which the socket refuses, so that request is sent again on a new connection
+// whatever its method (none of it reached the upstream).
 
 #include <chrono>
 #include <memory>
