@@ -376,3 +376,31 @@ def test_reset_right_behind_a_response_does_not_fail_the_next_post(launcher, fak
         conn.close()
     posts = [line for line in up.request_lines() if line.startswith(b"POST")]
     assert len(posts) == 3, posts  # each POST reached the upstream exactly once
+
+
+def test_close_delimited_body_ended_by_a_reset_ends_at_once(launcher, fake_upstream):
+    """A body ended by the close, where the close is a reset right behind the last bytes (the
+    upstream answered without reading everything, or aborts): the client gets the body and the
+    close at once, not after the response timeout."""
+    body = b"the answer, then a reset"
+
+    def handler(up: FakeUpstream, conn, index):
+        head, _, _ = up.next_request(conn, index, b"")
+        if head is not None:
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n" + body)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
+
+    up = fake_upstream(handler)
+    sluice = launcher.start_sluice(sluice_config(
+        up.port, workers=1, upstream_extra="response_timeout: 20s"))
+    for attempt in range(3):
+        started = time.monotonic()
+        with socket.create_connection(("127.0.0.1", sluice.port), timeout=10) as s:
+            s.sendall(b"GET /reset-ended HTTP/1.1\r\nHost: x\r\n\r\n")
+            got = b""
+            while chunk := s.recv(65536):
+                got += chunk
+        assert time.monotonic() - started < 3, attempt
+        assert got.startswith(b"HTTP/1.1 200"), got[:100]
+        assert got.endswith(body), (attempt, got[-100:])

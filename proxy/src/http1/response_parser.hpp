@@ -77,6 +77,8 @@ class response_parser {
   /// does not end at the close).
   bool keep_alive() const;
   bool chunked() const { return chunked_; }
+  /// The body ends when the upstream closes the connection.
+  bool need_eof() const { return need_eof_; }
   std::optional<std::uint64_t> content_length() const { return content_length_; }
 
   unsigned result_int() const { return status_; }

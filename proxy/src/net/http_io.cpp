@@ -3,6 +3,7 @@
 
 #include <array>
 #include <charconv>
+#include <tuple>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
@@ -83,8 +84,20 @@ task<std::pair<error_code, std::size_t>> read_body_piece(
       if (buffer.size() >= max_framing_bytes) co_return std::pair{error_code{http::error::bad_chunk}, std::size_t{0}};
     }
     dl.expires_after(timeout);
-    auto [ec, n] =
-        co_await socket.async_read_some(drained_buffer(buffer.prepare(read_size)), nothrow);
+    error_code ec = asio::error::would_block;
+    std::size_t n = 0;
+    if (parser.need_eof()) {
+      // A body ended by the close. The close may be a reset queued right behind the last bytes,
+      // which raises no event of its own once a read has drained the socket
+      // (drained_buffer.hpp): so look before waiting, as Asio's own first attempt would.
+      error_code mode;
+      if (!socket.non_blocking()) socket.non_blocking(true, mode);
+      if (!mode) n = socket.read_some(buffer.prepare(read_size), ec);
+    }
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      std::tie(ec, n) =
+          co_await socket.async_read_some(drained_buffer(buffer.prepare(read_size)), nothrow);
+    }
     if (ec == asio::error::eof && !dl.expired()) {
       // A body delimited by the close ends here; any other body is cut short.
       error_code eof_ec;
