@@ -144,6 +144,20 @@ def test_connection_named_and_hop_by_hop_fields_stay_behind(launcher, fake_upstr
     assert head.count(b"x-request-id:") == 1
 
 
+def get_then_post(port: int, between) -> None:
+    """On one client connection: GET /first, `between()`, then POST /second. Both must get the
+    upstream's 200 "honest" (a POST is never retried, so it must not go on a dead connection)."""
+    conn = connect(port)
+    try:
+        r = send(conn, "GET", "/first")
+        assert (r.status, r.body) == (200, b"honest")
+        between()
+        r = send(conn, "POST", "/second", body=b"x")
+        assert (r.status, r.body) == (200, b"honest"), (r.status, r.body)
+    finally:
+        conn.close()
+
+
 def test_pooled_connection_closed_by_the_upstream_is_let_go_at_once(launcher, fake_upstream):
     """An upstream that ends an idle keep-alive connection (its keep-alive timeout) sees sluice
     close its side right away, not at the next request; a POST then goes on a new connection
@@ -165,17 +179,12 @@ def test_pooled_connection_closed_by_the_upstream_is_let_go_at_once(launcher, fa
         for _ in up.requests_on(conn, index):  # later connections serve on
             conn.sendall(HONEST)
 
+    def closed_at_once():
+        assert closed_promptly.wait(3), "sluice kept the upstream's closed connection open"
+
     up = fake_upstream(handler)
     sluice = launcher.start_sluice(sluice_config(up.port, workers=1))
-    conn = connect(sluice.port)
-    try:
-        r = send(conn, "GET", "/first")
-        assert (r.status, r.body) == (200, b"honest")
-        assert closed_promptly.wait(3), "sluice kept the upstream's closed connection open"
-        r = send(conn, "POST", "/second", body=b"x")
-        assert (r.status, r.body) == (200, b"honest"), (r.status, r.body)
-    finally:
-        conn.close()
+    get_then_post(sluice.port, closed_at_once)
     assert len(up.conns) == 2
 
 
@@ -311,15 +320,7 @@ def test_close_in_the_same_segment_as_a_response_is_seen_while_pooled(launcher, 
 
     up = fake_upstream(handler)
     sluice = launcher.start_sluice(sluice_config(up.port, workers=1))
-    conn = connect(sluice.port)
-    try:
-        r = send(conn, "GET", "/first")
-        assert (r.status, r.body) == (200, b"honest")
-        time.sleep(0.3)
-        r = send(conn, "POST", "/second", body=b"x")
-        assert (r.status, r.body) == (200, b"honest"), (r.status, r.body)
-    finally:
-        conn.close()
+    get_then_post(sluice.port, lambda: time.sleep(0.3))
     assert len(up.conns) == 2
 
 
