@@ -4,7 +4,7 @@ BUILD_DIR ?= build
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps deps-test deps-bench configure build run test bench clean
+.PHONY: all deps deps-test deps-bench configure build run test bench profile clean
 
 all: build
 
@@ -34,6 +34,9 @@ test: deps-test configure
 
 bench: deps-bench build
 	bench/run.sh $(BUILD_DIR)
+
+profile: deps-bench build
+	bench/profile.sh $(BUILD_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR)

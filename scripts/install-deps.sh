@@ -7,7 +7,7 @@ build_pkgs=(cmake ninja-build g++ ccache pkg-config curl
   libboost1.81-dev libboost-url1.81-dev libyaml-cpp-dev nlohmann-json3-dev doctest-dev
   prometheus-cpp-dev libhiredis-dev)
 test_pkgs=(python3 python3-pytest python3-websockets python3-aiohttp curl procps prometheus)
-bench_pkgs=(wrk nginx-light)
+bench_pkgs=(wrk nginx-light valgrind strace)  # valgrind, strace: bench/profile.sh
 
 want=("${build_pkgs[@]}")
 case "${1:-build}" in
