@@ -42,18 +42,7 @@ stop_all() {
 trap stop_all EXIT
 trap 'exit 130' INT TERM
 
-# Waits until URL answers: at most TENTHS tenths of a second (default 100), and gives up at once
-# if PID (the process that should answer) has exited.
-wait_ready() {
-  local url=$1 pid=$2 tries=${3:-100}
-  for _ in $(seq 1 "$tries"); do
-    curl -fsS -o /dev/null "$url" 2>/dev/null && return 0
-    kill -0 "$pid" 2>/dev/null || { echo "profile: the process behind $url exited" >&2; exit 1; }
-    sleep 0.1
-  done
-  echo "profile: $url not ready" >&2
-  exit 1
-}
+source "$here/wait_ready.sh"
 
 read -r upstream_port sluice_port nginx_port < <("$python" - <<'PY'
 import socket
@@ -77,7 +66,7 @@ taskset -c 0 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="
 sluice_pid=$!
 pids+=("$sluice_pid")
 
-wait_ready "http://127.0.0.1:$sluice_port/" "$sluice_pid" 300  # valgrind starts slowly
+wait_ready "http://127.0.0.1:$sluice_port/" "$sluice_pid" sluice 300  # valgrind starts slowly
 
 callgrind_control -i on "$sluice_pid" > /dev/null
 taskset -c 1 wrk -t1 -c50 -d"${duration}s" --latency "http://127.0.0.1:$sluice_port/" > "$out/wrk.txt"
@@ -106,7 +95,7 @@ taskset -c 0 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="
   nginx -p "$work" -c "$work/nginx-proxy.conf" -g 'daemon off;' > "$work/nginx-callgrind.log" 2>&1 &
 nginx_cg_pid=$!
 pids+=("$nginx_cg_pid")
-wait_ready "http://127.0.0.1:$nginx_port/" "$nginx_cg_pid" 300
+wait_ready "http://127.0.0.1:$nginx_port/" "$nginx_cg_pid" nginx 300
 callgrind_control -i on "$nginx_cg_pid" > /dev/null
 taskset -c 1 wrk -t1 -c50 -d"${duration}s" "http://127.0.0.1:$nginx_port/" > "$out/wrk-nginx.txt"
 callgrind_control -i off "$nginx_cg_pid" > /dev/null
@@ -128,8 +117,8 @@ pids+=("$sluice_pid")
 taskset -c 0 nginx -p "$work" -c "$work/nginx-proxy.conf" -g 'daemon off;' > "$work/nginx.log" 2>&1 &
 nginx_pid=$!
 pids+=("$nginx_pid")
-wait_ready "http://127.0.0.1:$sluice_port/" "$sluice_pid"
-wait_ready "http://127.0.0.1:$nginx_port/" "$nginx_pid"
+wait_ready "http://127.0.0.1:$sluice_port/" "$sluice_pid" sluice
+wait_ready "http://127.0.0.1:$nginx_port/" "$nginx_pid" nginx
 for proxy in sluice nginx; do
   if [ "$proxy" = sluice ]; then pid=$sluice_pid port=$sluice_port; else pid=$nginx_pid port=$nginx_port; fi
   taskset -c 1 wrk -t1 -c50 -d2s "http://127.0.0.1:$port/" > /dev/null  # warm-up
@@ -167,7 +156,7 @@ for proxy in sluice nginx; do
   fi
   pid=$!
   pids+=("$pid")
-  wait_ready "http://127.0.0.1:$port/" "$pid"
+  wait_ready "http://127.0.0.1:$port/" "$pid" "$proxy"
   taskset -c 1 wrk -t1 -c50 -d"${duration}s" "http://127.0.0.1:$port/" > "$out/count-wrk-$proxy.txt"
   kill -TERM "$pid"
   wait "$pid" || true

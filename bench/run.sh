@@ -90,17 +90,7 @@ rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 now_s() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 
-# Waits (at most 10 s) until URL answers, failing early if PID has exited.
-wait_ready() {
-  local url=$1 pid=$2 name=$3
-  for _ in $(seq 1 100); do
-    curl -fsS -o /dev/null "$url" 2>/dev/null && return 0
-    kill -0 "$pid" 2>/dev/null || { echo "bench: $name exited; see $out/$name.log" >&2; exit 1; }
-    sleep 0.1
-  done
-  echo "bench: $name not ready after 10 s" >&2
-  exit 1
-}
+source "$here/wait_ready.sh"
 
 # Four free loopback ports, picked by the kernel.
 read -r upstream_port sluice_port nginx_port nometrics_port < <("$python" - <<'PY'
