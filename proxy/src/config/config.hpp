@@ -34,6 +34,42 @@ enum class match_kind {
   glob,    ///< `*` matches within one segment (no '/'), `**` matches across segments
 };
 
+/// How a route's pattern compares with the path. Loose by default: a request the backend would
+/// answer 404 costs nothing when it is counted, one it serves but sluice did not count is an
+/// evasion (Express and many routers ignore case and a trailing slash).
+struct match_options {
+  bool case_sensitive = false;        ///< false: ASCII letters compare without case
+  bool ignore_trailing_slash = true;  ///< true: "/a/" and "/a" are the same path
+  friend bool operator==(const match_options&, const match_options&) = default;
+};
+
+/// What to do with an encoded "/" or "\" (%2F, %5C) in a path (Envoy's
+/// path_with_escaped_slashes_action): backends disagree on whether it separates segments.
+enum class escaped_slash_action {
+  reject,  ///< 400 (default)
+  decode,  ///< decoded to "/" (both), matched and forwarded as a separator
+  keep,    ///< forwarded as written; matched as a character inside its segment
+};
+
+/// What to do with a raw "\" in a path (WHATWG URL parsers and Windows servers read it as "/").
+enum class backslash_action {
+  reject,  ///< 400 (default)
+  slash,   ///< read, matched and forwarded as "/"
+};
+
+/// What ";params" in a path segment mean for matching (Tomcat and Spring strip them).
+enum class path_params_action {
+  ignore,  ///< stripped from each segment before matching (default); forwarded as written
+  keep,    ///< part of the segment
+};
+
+/// The `paths` block: how spellings that backends read differently are handled.
+struct path_settings {
+  escaped_slash_action escaped_slashes = escaped_slash_action::reject;
+  backslash_action backslash = backslash_action::reject;
+  path_params_action path_params = path_params_action::ignore;
+};
+
 /// "N per period", e.g. 60/minute or 5/30s.
 struct rate {
   std::uint64_t count = 0;  ///< admissions per period; never 0 after validation
@@ -81,7 +117,8 @@ struct route {
   std::string name;                  ///< unique; "default" for the fallback route
   match_kind match = match_kind::prefix;
   std::string pattern;               ///< "/" for the default route
-  std::vector<std::string> methods;  ///< upper-case; empty means every method
+  match_options options;             ///< the route's `match`, else the top-level one
+  std::vector<std::string> methods;  ///< upper-case; empty means every method (HEAD: GET's too)
   bool exempt = false;               ///< never limited, never counted (health, admin)
   std::vector<limit> limits;
   std::optional<websocket_settings> websocket;  ///< nullopt: upgrades are not proxied
@@ -122,6 +159,14 @@ struct caps_settings {
 struct client_ip_settings {
   std::vector<cidr> trusted_proxies;  ///< peers whose X-Forwarded-For / Forwarded are believed
   unsigned ipv6_prefix = 64;          ///< IPv6 clients are keyed by this prefix
+  /// Lower-case names of client-identity fields removed from a request whose peer is not a
+  /// trusted proxy, so a backend that reads them sees only what sluice decided.
+  std::vector<std::string> strip_headers = {
+      "x-real-ip",        "x-forwarded-host", "x-forwarded-proto",   "x-forwarded-port",
+      "x-forwarded-prefix", "x-forwarded-server", "x-forwarded-scheme", "x-forwarded-ssl",
+      "forwarded",        "x-client-ip",      "true-client-ip",      "x-cluster-client-ip",
+      "cf-connecting-ip", "fastly-client-ip", "x-original-url",      "x-rewrite-url",
+      "x-original-forwarded-for"};
 };
 
 /// The limiter's key table.
@@ -154,6 +199,7 @@ struct config {
   caps_settings caps;
   client_ip_settings client_ip;
   std::vector<cidr> allowlist;  ///< clients never limited and never counted
+  path_settings paths;
   key_table_settings key_table;
   std::string access_log = "stdout";  ///< "stdout", "off", or a file path
   admin_settings admin;

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
 #include <memory>
 #include <optional>
 
@@ -11,6 +12,7 @@
 #include "config/config_error.hpp"
 #include "config/config_schema.hpp"
 #include "config/endpoint_parser.hpp"
+#include "config/http_token.hpp"
 #include "config/route_loader.hpp"
 #include "config/yaml_node.hpp"
 
@@ -87,10 +89,52 @@ void read_caps(const yaml_node& node, caps_settings& out) {
   }
 }
 
+// Header names, stored lower-case; a list replaces the default one whole (an empty list strips
+// nothing).
+std::vector<std::string> read_header_names(const yaml_node& node) {
+  std::vector<std::string> out;
+  for (const yaml_node& item : node.items()) {
+    const std::string name = item.text();
+    if (!is_http_token(name)) item.fail_value("not a valid header name");
+    std::string lower = ascii_lower(name);
+    if (lower == "x-forwarded-for") {
+      item.fail_value("X-Forwarded-For is always rebuilt by sluice (trusted proxies' chain plus the "
+                      "peer); it needs no stripping");
+    }
+    if (std::find(out.begin(), out.end(), lower) != out.end()) item.fail_value("listed twice");
+    out.push_back(std::move(lower));
+  }
+  return out;
+}
+
 void read_client_ip(const yaml_node& node, client_ip_settings& out) {
   node.expect_map();
   if (const auto v = node.get("trusted_proxies")) out.trusted_proxies = read_cidrs(*v);
   if (const auto v = node.get("ipv6_prefix")) out.ipv6_prefix = static_cast<unsigned>(v->integer(1, 128));
+  if (const auto v = node.get("strip_headers")) out.strip_headers = read_header_names(*v);
+}
+
+void read_paths(const yaml_node& node, path_settings& out) {
+  node.expect_map();
+  if (const auto v = node.get("escaped_slashes")) {
+    const std::string text = v->text();
+    if (text == "reject") out.escaped_slashes = escaped_slash_action::reject;
+    else if (text == "decode") out.escaped_slashes = escaped_slash_action::decode;
+    else if (text == "keep") out.escaped_slashes = escaped_slash_action::keep;
+    else v->fail_value("expected reject, decode or keep");
+  }
+  if (const auto v = node.get("backslash")) {
+    const std::string text = v->text();
+    if (text == "reject") out.backslash = backslash_action::reject;
+    else if (text == "slash") out.backslash = backslash_action::slash;
+    else v->fail_value("expected reject or slash");
+  }
+  if (const auto v = node.get("path_params")) {
+    const std::string text = v->text();
+    if (text == "ignore") out.path_params = path_params_action::ignore;
+    else if (text == "keep") out.path_params = path_params_action::keep;
+    else v->fail_value("expected ignore or keep");
+  }
 }
 
 bool is_env_name_char(char c, bool first) {
@@ -173,6 +217,7 @@ void read_config(const yaml_node& root, config& out) {
   if (const auto v = root.get("caps")) read_caps(*v, out.caps);
   if (const auto v = root.get("client_ip")) read_client_ip(*v, out.client_ip);
   if (const auto v = root.get("allowlist")) out.allowlist = read_cidrs(*v);
+  if (const auto v = root.get("paths")) read_paths(*v, out.paths);
   if (const auto v = root.get("key_table")) {
     v->expect_map();
     if (const auto keys = v->get("max_keys")) out.key_table.max_keys = keys->integer(1, UINT64_MAX);
@@ -186,7 +231,9 @@ void read_config(const yaml_node& root, config& out) {
     v->expect_map();
     if (const auto enabled = v->get("enabled")) out.metrics.enabled = enabled->boolean();
   }
-  if (const auto v = root.get("routes")) out.routes = read_routes(*v);
+  match_options defaults;
+  if (const auto v = root.get("match")) defaults = read_match_options(*v, defaults);
+  if (const auto v = root.get("routes")) out.routes = read_routes(*v, defaults);
   out.default_route = read_default_route(root.get("default"));
 }
 

@@ -46,9 +46,13 @@ constexpr field websocket_fields[] = {
 constexpr shape websocket{shape_kind::map, websocket_fields, nullptr,
                           "in a route's \"websocket\" block"};
 
+constexpr field match_fields[] = {{"case_sensitive", &value}, {"trailing_slash", &value}};
+constexpr shape match{shape_kind::map, match_fields, nullptr, "in a \"match\" block"};
+
 constexpr field route_fields[] = {
     {"name", &value},         {"path", &value},   {"prefix", &value},      {"glob", &value},
     {"methods", &value_list}, {"exempt", &value}, {"limits", &limit_list}, {"websocket", &websocket},
+    {"match", &match},
 };
 constexpr shape route{shape_kind::map, route_fields, nullptr, "in a route, under \"routes\""};
 constexpr shape route_list{shape_kind::list, {}, &route};
@@ -75,8 +79,13 @@ constexpr field caps_fields[] = {
 };
 constexpr shape caps{shape_kind::map, caps_fields, nullptr, "under \"caps\""};
 
-constexpr field client_ip_fields[] = {{"trusted_proxies", &value_list}, {"ipv6_prefix", &value}};
+constexpr field client_ip_fields[] = {
+    {"trusted_proxies", &value_list}, {"ipv6_prefix", &value}, {"strip_headers", &value_list}};
 constexpr shape client_ip{shape_kind::map, client_ip_fields, nullptr, "under \"client_ip\""};
+
+constexpr field paths_fields[] = {
+    {"escaped_slashes", &value}, {"backslash", &value}, {"path_params", &value}};
+constexpr shape paths{shape_kind::map, paths_fields, nullptr, "under \"paths\""};
 
 constexpr field key_table_fields[] = {{"max_keys", &value}};
 constexpr shape key_table{shape_kind::map, key_table_fields, nullptr, "under \"key_table\""};
@@ -93,14 +102,14 @@ constexpr field top_fields[] = {
     {"timeouts", &timeouts},    {"caps", &caps},          {"client_ip", &client_ip},
     {"allowlist", &value_list}, {"key_table", &key_table}, {"access_log", &value},
     {"admin", &admin},          {"metrics", &metrics},    {"routes", &route_list},
-    {"default", &default_route},
+    {"default", &default_route}, {"paths", &paths},     {"match", &match},
 };
 constexpr shape top{shape_kind::map, top_fields, nullptr, "at the top level"};
 
 // Maps a misplaced key may belong to. The default route is left out: its keys are a route's too.
-constexpr std::array<const shape*, 11> homes{&top,   &upstream,  &timeouts, &caps,
+constexpr std::array<const shape*, 13> homes{&top,   &upstream,  &timeouts, &caps,
                                              &client_ip, &key_table, &admin,    &metrics,
-                                             &route, &limit,     &websocket};
+                                             &route, &limit,     &websocket, &paths, &match};
 
 const field* find_field(const shape& s, std::string_view key) {
   for (const field& f : s.fields)

@@ -113,7 +113,20 @@ bool hides(const route& earlier, const route& later) {
 
 }  // namespace
 
-std::vector<route> read_routes(const yaml_node& list) {
+match_options read_match_options(const yaml_node& node, const match_options& defaults) {
+  node.expect_map();
+  match_options out = defaults;
+  if (const auto v = node.get("case_sensitive")) out.case_sensitive = v->boolean();
+  if (const auto v = node.get("trailing_slash")) {
+    const std::string text = v->text();
+    if (text == "ignore") out.ignore_trailing_slash = true;
+    else if (text == "strict") out.ignore_trailing_slash = false;
+    else v->fail_value("expected ignore (\"/a/\" matches \"/a\") or strict");
+  }
+  return out;
+}
+
+std::vector<route> read_routes(const yaml_node& list, const match_options& defaults) {
   std::vector<route> out;
   std::vector<int> lines;       // where each route starts, for messages about a later one
   std::vector<int> name_lines;  // where each route's name is
@@ -128,6 +141,8 @@ std::vector<route> read_routes(const yaml_node& list) {
       }
     }
     read_match(node, r);
+    r.options = defaults;
+    if (const auto m = node.get("match")) r.options = read_match_options(*m, defaults);
     if (const auto methods = node.get("methods")) r.methods = read_methods(*methods);
     read_exempt_and_limits(node, r);
     read_websocket_block(node, r);

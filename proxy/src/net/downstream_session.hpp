@@ -10,11 +10,13 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/container/small_vector.hpp>
 
 #include "net/io_types.hpp"
 #include "common/ip_address.hpp"
 #include "net/deadline.hpp"
 #include "http1/header_arena.hpp"
+#include "routing/admission.hpp"
 
 namespace sluice::net {
 
@@ -51,6 +53,9 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
   std::unique_ptr<char[]> body_buffer_;  // streaming buffer for both bodies, made on first use
   std::string head_buffer_;              // heads are built here; its capacity is reused
   std::string request_id_;               // the current request's id; its capacity is reused
+  // The decision's input fields and its answer; their capacity is reused from request to request.
+  boost::container::small_vector<routing::field_view, 24> fields_;
+  routing::admission admission_;
   http1::header_arena arena_;            // both parsers' fields; reset per request
   socket_t* upstream_socket_ = nullptr;  // the upstream connection in use
   websocket_relay* relay_ = nullptr;  // the WebSocket this connection became, while it runs

@@ -3,8 +3,7 @@
 #include <boost/beast/core/string.hpp>
 
 #include "config/config_summary.hpp"
-#include "routing/key_builder.hpp"
-#include "routing/request_path.hpp"
+#include "routing/admission.hpp"
 
 namespace sluice::net {
 namespace {
@@ -27,40 +26,52 @@ nlohmann::json explain_limits(const proxy_snapshot& snap, limiter::limiter& lim,
   ok = false;
   const auto client = ip_address::parse(req.ip);
   if (!client) return {{"error", "ip: \"" + req.ip + "\" is not an IPv4 or IPv6 address"}};
-  if (req.path.empty() || req.path.front() != '/')
-    return {{"error", "path: must start with \"/\" (the request path, query allowed)"}};
+  if (req.path.empty()) return {{"error", "path: empty (the request target, query allowed)"}};
   if (req.method.empty()) return {{"error", "method: empty"}};
   ok = true;
 
-  const auto& cfg = snap.cfg();
-  std::string scratch;
-  const std::string_view path = routing::normalize_path(req.path, scratch);
-  const config::route& route = snap.routes().match(req.method, path);
+  // The request as the proxy would see it, judged by the proxy's own decision. A described
+  // request without a Host gets one, so only what was described can make it malformed.
+  std::vector<routing::field_view> fields;
+  bool has_host = false;
+  for (const auto& [n, v] : req.headers) {
+    fields.push_back({n, v});
+    if (boost::beast::iequals(n, "host")) has_host = true;
+  }
+  if (!has_host) fields.push_back({"Host", "localhost"});
+  routing::request_view view;
+  view.method = req.method;
+  view.target = req.path;
+  view.fields = fields;
+  view.peer = *client;
+  routing::admission a;
+  routing::decide(view, snap.cfg(), snap.routes(), a);
 
   nlohmann::json out;
   out["request"] = {{"ip", client->to_string()},
-                    {"method", req.method},
-                    {"path", req.path},
-                    {"normalized_path", std::string(path)}};
+                    {"method", std::string(a.method)},
+                    {"path", req.path}};
+  if (!a.ok()) {
+    out["decision"] = "refused";
+    out["status"] = 400;
+    out["reason"] = std::string(a.message());
+    out["limits"] = nlohmann::json::array();
+    return out;
+  }
+  out["request"]["normalized_path"] = std::string(a.target.path);
+  out["request"]["match_path"] = std::string(a.target.match_path);
+  if (!(a.client == *client)) out["request"]["client"] = a.client.to_string();
+  const config::route& route = *a.route;
   out["route"] = route.name;
-  const bool allowlisted = snap.allowlisted(*client);
   out["exempt"] = route.exempt;
-  out["allowlisted"] = allowlisted;
+  out["allowlisted"] = a.allowlisted;
   out["limits"] = nlohmann::json::array();
-  if (route.exempt || allowlisted) {
+  if (a.exempt) {
     out["decision"] = "exempt";
     return out;
   }
-
-  const ip_address key_addr = routing::key_address(*client, cfg.client_ip.ipv6_prefix);
-  routing::key_list keys;
-  routing::build_keys(route, key_addr,
-                      [&req](std::string_view name) -> std::string_view {
-                        for (const auto& [n, v] : req.headers)
-                          if (boost::beast::iequals(n, name)) return v;
-                        return {};
-                      },
-                      keys);
+  const ip_address& key_addr = a.key_address;
+  const routing::key_list& keys = a.keys;
   const limiter::decision d = lim.peek(route, keys, now);
   out["decision"] = d.allowed() ? "allowed" : "limited";
   for (std::size_t i = 0; i < route.limits.size(); ++i) {

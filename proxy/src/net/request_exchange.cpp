@@ -20,7 +20,6 @@
 #include "net/websocket_relay.hpp"
 #include "net/worker.hpp"
 #include "routing/client_ip.hpp"
-#include "routing/request_path.hpp"
 
 namespace sluice::net {
 namespace asio = boost::asio;
@@ -93,18 +92,37 @@ struct forwarding {
   std::string_view host;   // the Host value (empty when absent)
   std::string_view proto;  // X-Forwarded-Proto, from a trusted proxy only
   boost::container::small_vector<std::string_view, 2> chain;  // X-Forwarded-For, trusted only
+  // A trusted proxy that wrote only Forwarded: its for= addresses, as X-Forwarded-For elements.
+  std::string chain_from_forwarded;
 };
+
+bool in_strip_list(std::string_view name, const std::vector<std::string>& list,
+                   std::uint64_t lengths) {
+  if (name.size() >= 64 || ((lengths >> name.size()) & 1) == 0) return false;
+  for (const auto& s : list)
+    if (beast::iequals(name, s)) return true;
+  return false;
+}
 
 // Walks the client's fields as the upstream gets them, calling `emit(name, value)` for each
 // end-to-end field in order. Left out: hop-by-hop fields and those Connection names; framing
 // (sluice states its own: a copied Content-Length or Transfer-Encoding that disagreed with what
-// is sent would be a smuggling vector); X-Forwarded-*, X-Request-Id and, from an untrusted peer,
-// Forwarded (rebuilt or dropped, so the upstream never sees an address a client made up). For a
-// WebSocket handshake also Host and the handshake's own fields, which the handshake writes.
+// is sent would be a smuggling vector); X-Forwarded-For, X-Real-IP and X-Request-Id (sluice
+// writes its own); from an untrusted peer, X-Forwarded-Proto and every client_ip.strip_headers
+// field (so the upstream never sees an address or a scheme a client made up). For a WebSocket
+// handshake also Host and the handshake's own fields, which the handshake writes.
 template <class Fields, class Emit>
-forwarding end_to_end_fields(const Fields& req, bool peer_trusted, bool websocket, Emit&& emit) {
+forwarding end_to_end_fields(const Fields& req, const routing::admission& adm,
+                             const config::client_ip_settings& ip_cfg, bool websocket,
+                             Emit&& emit) {
   const name_list named = connection_named(req);
+  const bool peer_trusted = adm.peer_trusted;
+  std::uint64_t strip_lengths = 0;
+  if (!peer_trusted)
+    for (const auto& n : ip_cfg.strip_headers)
+      if (n.size() < 64) strip_lengths |= std::uint64_t{1} << n.size();
   forwarding out;
+  boost::container::small_vector<std::string_view, 2> forwarded_values;
   for (const auto& f : req) {
     const auto id = f.name();
     const std::string_view name = f.name_string();
@@ -124,15 +142,31 @@ forwarding end_to_end_fields(const Fields& req, bool peer_trusted, bool websocke
         if (peer_trusted) out.proto = f.value();
         continue;
       }
-      if (beast::iequals(name, "X-Request-Id")) continue;
-    } else if (id == http::field::forwarded && !peer_trusted) {
-      continue;
+      if (beast::iequals(name, "X-Request-Id") || beast::iequals(name, "X-Real-IP")) continue;
+    } else if (id == http::field::forwarded && peer_trusted) {
+      forwarded_values.push_back(f.value());
     } else if (id == http::field::host) {
       out.host = f.value();
       if (websocket) continue;
     }
+    if (!peer_trusted && in_strip_list(name, ip_cfg.strip_headers, strip_lengths)) continue;
     if (!named.empty() && is_named(named, name)) continue;
     emit(name, std::string_view(f.value()));
+  }
+  // The client came from Forwarded (no X-Forwarded-For): the chain the upstream reads says so.
+  if (out.chain.empty() && !forwarded_values.empty()) {
+    for (std::string_view v : forwarded_values) {
+      while (!v.empty()) {
+        const auto comma = v.find(',');
+        if (const auto a = routing::parse_forwarded_element(v.substr(0, comma))) {
+          if (!out.chain_from_forwarded.empty()) out.chain_from_forwarded += ", ";
+          out.chain_from_forwarded += a->to_string();
+        }
+        if (comma == std::string_view::npos) break;
+        v.remove_prefix(comma + 1);
+      }
+    }
+    if (!out.chain_from_forwarded.empty()) out.chain.push_back(out.chain_from_forwarded);
   }
   return out;
 }
@@ -171,12 +205,13 @@ request_exchange::request_exchange(downstream_session& session,
       cfg_(snap_->cfg()),
       parser_(parser),
       start_(std::chrono::steady_clock::now()),
+      adm_(session.admission_),
       request_id_(session.request_id_) {
   if (auto* m = snap_->metrics()) m->worker(session_.owner_.index()).in_flight.add(1);
 }
 
 request_exchange::~request_exchange() {
-  if (holds_in_flight_) session_.owner_.shared().limiter().release(*route_, keys_);
+  if (holds_in_flight_) session_.owner_.shared().limiter().release(*route_, adm_.keys);
   const auto now = std::chrono::steady_clock::now();
   record_metrics(now);
   auto& log = session_.owner_.access_log();
@@ -234,6 +269,12 @@ void request_exchange::record_metrics(std::chrono::steady_clock::time_point now)
   }
 }
 
+std::string request_exchange::upstream_target() const {
+  std::string t(adm_.target.path);
+  t.append(adm_.target.query);
+  return t;
+}
+
 char* request_exchange::body_buffer() {
   // One buffer per connection, made on first use and never zero-filled: it is only ever
   // written before it is read.
@@ -247,37 +288,29 @@ char* request_exchange::body_buffer() {
 // can never stretch a window.
 void request_exchange::decide() {
   auto& req = parser_.get();
-  path_ = routing::normalize_path(req.target(), path_scratch_);
-  route_ = &snap_->routes().match(req.method_string(), path_);
-
-  client_ = session_.peer_;
-  const auto& trusted = cfg_.client_ip.trusted_proxies;
-  // Forwarding headers only matter from a trusted proxy; from anyone else they are not even read.
-  peer_trusted_ = routing::is_trusted_proxy(session_.peer_, trusted);
-  if (peer_trusted_) {
-    boost::container::small_vector<std::string_view, 2> xff, fwd;
-    for (const auto& f : req) {
-      if (beast::iequals(f.name_string(), "X-Forwarded-For")) xff.push_back(f.value());
-      else if (f.name() == http::field::forwarded) fwd.push_back(f.value());
-    }
-    client_ = routing::client_ip(session_.peer_, xff, fwd, trusted);
-    if (!(client_ == session_.peer_)) client_text_ = client_.to_string();
+  auto& fields = session_.fields_;
+  fields.clear();
+  for (const auto& f : req) fields.push_back({f.name_string(), f.value()});
+  routing::request_view view;
+  view.method = req.method_string();
+  view.target = req.target();
+  view.version = req.version();
+  view.fields = fields;
+  view.peer = session_.peer_;
+  routing::decide(view, cfg_, snap_->routes(), adm_);
+  if (!adm_.ok()) {
+    outcome_ = outcome::error;  // run() answers 400
+    return;
   }
-
-  if (route_->exempt || snap_->allowlisted(client_)) {
+  route_ = adm_.route;
+  if (!(adm_.client == session_.peer_)) client_text_ = adm_.client.to_string();
+  if (adm_.exempt) {
     outcome_ = outcome::exempt;
     return;
   }
   outcome_ = outcome::allowed;
   if (route_->limits.empty()) return;
-  const ip_address key_addr = routing::key_address(client_, cfg_.client_ip.ipv6_prefix);
-  routing::build_keys(*route_, key_addr,
-                      [&req](std::string_view name) -> std::string_view {
-                        const auto it = req.find(name);
-                        return it == req.end() ? std::string_view{} : std::string_view(it->value());
-                      },
-                      keys_);
-  decision_ = session_.owner_.shared().limiter().acquire(*route_, keys_,
+  decision_ = session_.owner_.shared().limiter().acquire(*route_, adm_.keys,
                                                         limiter::steady_clock_source::now());
   decided_ = true;
   if (!decision_.allowed()) {
@@ -340,6 +373,7 @@ task<bool> request_exchange::run() {
   }
 
   decide();
+  if (!adm_.ok()) co_return co_await respond_error(http::status::bad_request, adm_.message());
   if (outcome_ == outcome::limited) co_return co_await respond_limited();
   if (route_->websocket && wants_websocket()) co_return co_await upgrade();
   const bool keep_alive = co_await forward();
@@ -423,17 +457,23 @@ task<bool> request_exchange::respond_error(http::status status, std::string_view
 // instead costs a tree update and an allocation per field touched, on every request).
 void request_exchange::build_upstream_head(body_framing framing, std::string& out) const {
   const auto& req = parser_.get();
-  std::size_t estimate = 160 + req.target().size() + request_id_.size() +
-                         cfg_.upstream.address.host.size() + session_.peer_text_.size();
+  const std::string_view client_text =
+      client_text_.empty() ? std::string_view(session_.peer_text_) : std::string_view(client_text_);
+  std::size_t estimate = 180 + adm_.target.path.size() + adm_.target.query.size() +
+                         request_id_.size() + cfg_.upstream.address.host.size() +
+                         session_.peer_text_.size() + client_text.size();
   for (const auto& f : req) estimate += f.name_string().size() + f.value().size() + 4;
   head_writer w(out, estimate);
-  w.put(req.method_string());
+  // The canonical target that was judged, never the client's spelling of it.
+  w.put(adm_.method);
   w.put(' ');
-  w.put(req.target());
+  w.put(adm_.target.path);
+  w.put(adm_.target.query);
   w.put(" HTTP/1.1\r\n"sv);
   const forwarding fwd =
-      end_to_end_fields(req, peer_trusted_, false,
+      end_to_end_fields(req, adm_, cfg_.client_ip, false,
                         [&w](std::string_view name, std::string_view value) { w.field(name, value); });
+  w.field("X-Real-IP", client_text);
   w.put("X-Forwarded-For: "sv);
   append_forwarded_for(w, fwd, session_.peer_text_);
   w.put("\r\n"sv);
@@ -768,7 +808,7 @@ task<bool> request_exchange::upgrade() {
   }
 
   // The connection caps, after the route's rate limits have counted the handshake.
-  const ip_address key_addr = routing::key_address(client_, cfg_.client_ip.ipv6_prefix);
+  const ip_address key_addr = adm_.key_address;
   const limiter::websocket_caps caps{ws.max_connections_per_ip, ws.max_connections,
                                      cfg_.caps.max_websockets};
   const auto refused = shared.websocket_slots().acquire(route_->name, key_addr, caps);
@@ -840,7 +880,7 @@ task<bool> request_exchange::upgrade() {
   // End-to-end fields of the client's request, with sluice's forwarding fields.
   field_list fields;
   const forwarding fwd = end_to_end_fields(
-      req, peer_trusted_, true, [&fields](std::string_view name, std::string_view value) {
+      req, adm_, cfg_.client_ip, true, [&fields](std::string_view name, std::string_view value) {
         fields.emplace_back(std::string(name), std::string(value));
       });
   std::string forwarded_for;
@@ -850,12 +890,13 @@ task<bool> request_exchange::upgrade() {
   }
   fields.emplace_back("X-Forwarded-For", std::move(forwarded_for));
   fields.emplace_back("X-Forwarded-Proto", std::string(forwarded_proto(fwd)));
+  fields.emplace_back("X-Real-IP", client_text_.empty() ? session_.peer_text_ : client_text_);
   fields.emplace_back("X-Request-Id", request_id_);
   std::string host = fwd.host.empty()
                          ? up.address.host + ":" + std::to_string(up.address.port)
                          : std::string(fwd.host);
 
-  upstream_upgrade answer_up = co_await relay.open_upstream(host, std::string(req.target()), fields);
+  upstream_upgrade answer_up = co_await relay.open_upstream(host, upstream_target(), fields);
   if (!answer_up.upgraded) {
     upstream_end_ = std::chrono::steady_clock::now();
     slot.release();

@@ -16,7 +16,7 @@
 #include "net/local_response.hpp"
 #include "net/proxy_snapshot.hpp"
 #include "net/upstream_pool.hpp"
-#include "routing/key_builder.hpp"
+#include "routing/admission.hpp"
 
 namespace sluice::net {
 
@@ -62,6 +62,8 @@ class request_exchange {
                          bool drop_transfer_encoding, std::string& out) const;
   void append_rate_limit_fields(head_writer& out) const;
   char* body_buffer();
+  /// The canonical target, path and query, as sent upstream.
+  std::string upstream_target() const;
 
   downstream_session& session_;
   std::shared_ptr<const proxy_snapshot> snap_;
@@ -73,22 +75,18 @@ class request_exchange {
   // A WebSocket's request ends at its 101: its metrics (duration, in flight) stop there, not
   // when the connection closes hours later.
   std::chrono::steady_clock::time_point upgraded_at_{};
-  std::string path_scratch_;
-  std::string_view path_;
+  routing::admission& adm_;  // the session's: its buffers outlive the request
   const config::route* route_ = nullptr;
-  ip_address client_;
   std::string client_text_;
   std::string& request_id_;  // the session's buffer: no allocation per request
   std::string_view expect_;  // the Expect field (points into the parser's fields)
   unsigned version_ = 11;
   bool client_keep_alive_ = true;
   bool is_head_ = false;
-  bool peer_trusted_ = false;  // the socket peer is in client_ip.trusted_proxies
   outcome outcome_ = outcome::error;
   unsigned status_ = 0;
   limiter::decision decision_;
   bool decided_ = false;  // the limiter was asked (RateLimit fields apply)
-  routing::key_list keys_;
   bool holds_in_flight_ = false;
   // The upstream's response. Here rather than in forward(): a coroutine frame over about 1 KiB
   // is never recycled by Asio's per-thread cache, so it would cost a malloc and a free per
