@@ -26,7 +26,8 @@ nlohmann::json explain_limits(const proxy_snapshot& snap, limiter::limiter& lim,
   ok = false;
   const auto client = ip_address::parse(req.ip);
   if (!client) return {{"error", "ip: \"" + req.ip + "\" is not an IPv4 or IPv6 address"}};
-  if (req.path.empty()) return {{"error", "path: empty (the request target, query allowed)"}};
+  if (req.path.empty() || (req.path.front() != '/' && !req.path.starts_with("http")))
+    return {{"error", "path: must start with \"/\" (the request path, query allowed)"}};
   if (req.method.empty()) return {{"error", "method: empty"}};
   ok = true;
 
