@@ -33,7 +33,15 @@ std::string summarize(const websocket_settings& ws) {
 }
 
 std::string summarize(const route& r) {
-  std::string out = r.name + "  " + std::string(to_string(r.match)) + " " + r.pattern + "  ";
+  std::string out = r.name + "  " + std::string(to_string(r.match)) + " " + r.pattern;
+  const match_options loose;
+  if (r.name != "default" && !(r.options == loose)) {
+    out += " (";
+    out += r.options.case_sensitive ? "case-sensitive" : "any case";
+    out += r.options.ignore_trailing_slash ? ", trailing slash ignored" : ", trailing slash strict";
+    out += ")";
+  }
+  out += "  ";
   if (r.methods.empty()) {
     out += "ANY";
   } else {
@@ -47,6 +55,37 @@ std::string summarize(const route& r) {
     for (std::size_t i = 0; i < r.limits.size(); ++i) out += (i ? "; " : "  ") + summarize(r.limits[i]);
   }
   if (r.websocket) out += "  " + summarize(*r.websocket);
+  return out;
+}
+
+}  // namespace sluice::config
+
+namespace sluice::config {
+
+std::vector<std::string> summarize(const path_settings& p) {
+  std::vector<std::string> out;
+  switch (p.escaped_slashes) {
+    case escaped_slash_action::reject:
+      out.push_back("paths.escaped_slashes: reject  %2F and %5C in a path get 400");
+      break;
+    case escaped_slash_action::decode:
+      out.push_back("paths.escaped_slashes: decode  %2F and %5C are read, matched and forwarded as "
+                    "\"/\" (for backends that decode them before routing)");
+      break;
+    case escaped_slash_action::keep:
+      out.push_back("paths.escaped_slashes: keep  %2F and %5C are forwarded as written and matched "
+                    "as characters inside one segment (only safe if the backend never decodes "
+                    "them before routing)");
+      break;
+  }
+  out.push_back(p.backslash == backslash_action::reject
+                    ? "paths.backslash: reject  a raw \"\\\" in a path gets 400"
+                    : "paths.backslash: slash  a raw \"\\\" is read, matched and forwarded as \"/\"");
+  out.push_back(p.path_params == path_params_action::ignore
+                    ? "paths.path_params: ignore  \";params\" are dropped from each segment for "
+                      "matching (forwarded as written)"
+                    : "paths.path_params: keep  \";params\" are part of the segment they are in "
+                      "(a backend that strips them may serve another route than the one counted)");
   return out;
 }
 
