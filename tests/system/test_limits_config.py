@@ -199,11 +199,53 @@ def test_check_accepts_the_shipped_config():
     result = subprocess.run([sluice_bin(), "check", str(shipped)], capture_output=True,
                             text=True, timeout=20)
     assert result.returncode == 0, result.stderr
-    # Every route of the shipped file is listed, the default last.
-    names = [line.split()[0] for line in result.stdout.splitlines()[1:] if line.strip()]
+    # Every route of the shipped file is listed, the default last, then what the path
+    # handling choices mean.
+    lines = [line for line in result.stdout.splitlines()[1:] if line.strip()]
+    routes = [line for line in lines if not line.startswith(("paths.", "warning:"))]
+    names = [line.split()[0] for line in routes]
     assert names == ["health", "admin", "ws", "system-ws", "system-metrics", "stats", "ports",
                      "services", "login", "register",
                      "default"]
+    assert [line.split()[0] for line in lines if line.startswith("paths.")] == [
+        "paths.escaped_slashes:", "paths.backslash:", "paths.path_params:"]
+    assert not [line for line in lines if line.startswith("warning:")]
+
+
+def test_check_request_judges_like_the_proxy():
+    shipped = source_dir() / "config" / "sluice.yaml"
+
+    def judge(*args):
+        result = subprocess.run([sluice_bin(), "check", str(shipped), *args],
+                                capture_output=True, text=True, timeout=20)
+        assert result.returncode == 0, result.stderr
+        return result.stdout[result.stdout.index("request "):]
+
+    out = judge("--request", "get /API/admin/../system/%73tats;x=1?q=1", "--ip", "127.0.0.9")
+    assert "forwarded as GET /API/system/stats;x=1?q=1" in out, out
+    assert "route stats (matched on /API/system/stats)" in out, out
+    assert "limit 60/minute per ip" in out, out
+    out = judge("--request", "GET /api/admin/..%2Fsystem/stats")
+    assert "refused, 400: an encoded" in out, out
+    out = judge("--request", "HEAD /health/")
+    assert "route health" in out and "exempt" in out, out
+    bad = subprocess.run([sluice_bin(), "check", str(shipped), "--request", "GET"],
+                         capture_output=True, text=True, timeout=20)
+    assert bad.returncode == 2 and "METHOD TARGET" in bad.stderr
+
+
+def test_check_warns_on_a_token_bucket_of_burst_one(tmp_path):
+    config = tmp_path / "burst.yaml"
+    config.write_text("upstream: {address: 127.0.0.1:9000}\n"
+                      "routes:\n"
+                      "  - name: strict\n"
+                      "    path: /x\n"
+                      "    limits: [{per: ip, rate: 10/second, algorithm: token_bucket, burst: 1}]\n")
+    result = subprocess.run([sluice_bin(), "check", str(config)], capture_output=True,
+                            text=True, timeout=20)
+    assert result.returncode == 0, result.stderr
+    warning = [line for line in result.stdout.splitlines() if line.startswith("warning:")]
+    assert len(warning) == 1 and "burst 1" in warning[0] and "sliding_window" in warning[0]
 
 
 def test_check_rejects_a_bad_config_with_file_line_col(tmp_path):

@@ -41,6 +41,8 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
 
  private:
   friend class request_exchange;
+  friend class upstream_exchange;
+  friend class websocket_upgrade;
 
   task<void> linger_close();
 
