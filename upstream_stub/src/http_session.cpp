@@ -1,6 +1,7 @@
 #include "http_session.hpp"
 
 #include "event_log.hpp"
+#include "loose_path.hpp"
 #include "stub_limits.hpp"
 
 #include <cstdio>
@@ -94,8 +95,22 @@ net::awaitable<void> http_session::run() {
     const std::string method_text(parser.get().method_string());
     const std::string target_text(parser.get().target());
     auto target = request_target::parse(target_text);
+    // Loose routing: the path the handler sees is the normalised one, kept alive here.
+    std::string loose_target_path;
+    if (routes_.mode() == routing_mode::loose) {
+      loose_target_path = loose_path(target_text);
+      target.path = loose_target_path;
+      if (parser.get().method() == http::verb::unknown) {
+        // "post" runs as POST; the message says so too, so HEAD-only writes and handlers agree.
+        const auto verb = http::string_to_verb(loose_method(method_text));
+        if (verb != http::verb::unknown) {
+          parser.get().method(verb);
+        }
+      }
+    }
     const auto match = routes_.match(parser.get().method(), target.path);
     target.tail = match.tail;
+    routes_.record_run(match);
 
     exchange_result result;
     if (match.found == nullptr) {

@@ -65,7 +65,7 @@ int run(const stub_options& options) {
   // coroutines suspended; the io_context's destructor destroys them, and their destructors
   // still touch `counters`, so it (and the route table) must be declared before `io`.
   stub_counters counters;
-  router routes;
+  router routes(options.routing);
   net::io_context io(static_cast<int>(options.threads));
 
   const stats_sampler sampler(options.stats_interval);
@@ -95,8 +95,10 @@ int run(const stub_options& options) {
   }
   // Tests wait for this exact line to learn the port; it is printed once, after bind.
   char settings[128];
-  std::snprintf(settings, sizeof settings, " (threads %u, stats interval %g s, ws interval %g s)",
-                options.threads, options.stats_interval.count(), options.ws_interval.count());
+  std::snprintf(settings, sizeof settings,
+                " (threads %u, stats interval %g s, ws interval %g s, routing %s)", options.threads,
+                options.stats_interval.count(), options.ws_interval.count(),
+                options.routing == routing_mode::loose ? "loose" : "exact");
   event_log::write("listening on " + endpoint_text(server->local_endpoint()) + settings);
 
   jobs.start();

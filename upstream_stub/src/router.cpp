@@ -31,12 +31,31 @@ void collect_allowed(std::vector<http::verb>& allowed, const route& entry) {
 
 }  // namespace
 
-void router::add(route entry) { routes_.push_back(std::move(entry)); }
+void router::add(route entry) {
+  routes_.push_back(std::move(entry));
+  runs_.emplace_back(0);
+}
+
+void router::record_run(const route_match& match) const {
+  if (match.found != nullptr) {
+    runs_[match.index].fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+std::vector<router::route_runs> router::runs_approx() const {
+  std::vector<route_runs> out;
+  out.reserve(routes_.size());
+  for (std::size_t i = 0; i < routes_.size(); ++i) {
+    out.push_back({routes_[i].path, runs_[i].load(std::memory_order_relaxed)});
+  }
+  return out;
+}
 
 route_match router::match(http::verb method, std::string_view path) const {
   route_match result;
   std::vector<http::verb> allowed;
-  for (const auto& entry : routes_) {
+  for (std::size_t index = 0; index < routes_.size(); ++index) {
+    const auto& entry = routes_[index];
     std::string_view tail;
     if (entry.prefix) {
       if (!path.starts_with(entry.path)) {
@@ -51,6 +70,7 @@ route_match router::match(http::verb method, std::string_view path) const {
     }
     if (serves(entry, method)) {
       result.found = &entry;
+      result.index = index;
       result.tail = tail;
       return result;
     }

@@ -6,6 +6,9 @@
 #include "request_target.hpp"
 #include "stub_net.hpp"
 
+#include <atomic>
+#include <cstdint>
+#include <deque>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -38,10 +41,20 @@ struct route {
   std::variant<buffered_handler, streaming_handler> handler;
 };
 
+/// How the table reads a request's path and method (--routing).
+enum class routing_mode {
+  /// The path as sent, compared byte for byte; the method as parsed (like the seed's server).
+  exact,
+  /// The path as lenient frameworks read it (loose_path()) and the method upper-cased.
+  loose,
+};
+
 /// What the table says about a request.
 struct route_match {
   /// The route to run; null when the path is unknown or the method is not served.
   const route* found = nullptr;
+  /// Position of `found` in the table, for record_run().
+  std::size_t index = 0;
   /// The one-segment rest of a prefix route's path.
   std::string_view tail;
   /// True when some route serves the path with another method (answer 405, not 404).
@@ -53,14 +66,37 @@ struct route_match {
 /// Route table, filled once at startup and then read from every thread without locks.
 class router {
  public:
+  /// One route's handler runs, as GET /api/hits reports them.
+  struct route_runs {
+    /// The route's path (a prefix route's ends in '/').
+    std::string path;
+    /// Handler runs since start.
+    std::uint64_t runs = 0;
+  };
+
+  /// A table that reads paths as `mode` says.
+  explicit router(routing_mode mode = routing_mode::exact) : mode_(mode) {}
+
+  /// How paths and methods are read.
+  routing_mode mode() const { return mode_; }
   /// Adds a route; call before the server starts.
   void add(route entry);
-  /// Finds the route for a method and path (the path without query).
+  /// Finds the route for a method and path (the path without query; in loose mode already
+  /// passed through loose_path()).
   route_match match(http::verb method, std::string_view path) const;
+  /// Counts one run of the handler `match` found; any thread.
+  void record_run(const route_match& match) const;
+  /// Every route's runs so far, in table order (approximate while requests run).
+  std::vector<route_runs> runs_approx() const;
 
  private:
+  /// How paths and methods are read.
+  routing_mode mode_;
   /// Routes in the order added; a linear scan of a dozen entries.
   std::vector<route> routes_;
+  /// Runs of each route's handler, by position; a deque so adding never moves an atomic.
+  /// Mutable: sessions hold the table const and only count (relaxed).
+  mutable std::deque<std::atomic<std::uint64_t>> runs_;
 };
 
 }  // namespace sluice::stub

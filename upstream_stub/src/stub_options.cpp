@@ -82,6 +82,15 @@ stub_options stub_options::parse(const std::vector<std::string>& args) {
       options.stats_interval = std::chrono::duration<double>(parse_seconds(flag, value()));
     } else if (flag == "--ws-interval") {
       options.ws_interval = std::chrono::duration<double>(parse_seconds(flag, value()));
+    } else if (flag == "--routing") {
+      const std::string text = value();
+      if (text == "exact") {
+        options.routing = routing_mode::exact;
+      } else if (text == "loose") {
+        options.routing = routing_mode::loose;
+      } else {
+        throw usage_error("--routing: \"" + text + "\" is not exact or loose");
+      }
     } else if (flag == "--threads") {
       const std::string text = value();
       unsigned threads = 0;
@@ -103,7 +112,7 @@ stub_options stub_options::parse(const std::vector<std::string>& args) {
 
 std::string stub_options::usage() {
   return R"(usage: upstream-stub --listen ADDR:PORT [--stats-interval SECONDS] [--ws-interval SECONDS]
-                     [--threads N]
+                     [--threads N] [--routing exact|loose]
        upstream-stub --help | --version
 
 The fake backend that sluice protects in tests and `make run`: it plays the seed's Python API.
@@ -116,6 +125,16 @@ options:
   --ws-interval SECONDS     period of the stats messages on the WebSocket endpoints (default 1);
                             0 turns them off, so a WebSocket only echoes
   --threads N               threads running the server (default 1)
+  --routing exact|loose     how a request finds its endpoint (default exact: the path as sent,
+                            byte for byte, and the method as sent, like the seed's server).
+                            loose reads targets the way lenient frameworks do (FastAPI, Flask,
+                            nginx, Express, WHATWG URL routers), all at once, so a spelling that
+                            one of them would serve reaches the endpoint here too: absolute-form
+                            and a bare "http:" reduced to the path; query and fragment dropped;
+                            every %XX decoded once (%2F and %5C too); '\' read as '/'; ";params"
+                            cut from each segment; "." and ".." resolved after decoding; repeated
+                            and trailing slashes dropped; letters compared case-insensitively;
+                            the method upper-cased ("post" is POST). Handlers see that path.
 
 endpoints (the seed's API):
   GET  /health                 {"status":"healthy",...}
@@ -147,6 +166,8 @@ test aids (not in the seed; for sluice's tests):
                                         (default 16384)
   GET      /api/delay?ms=N            answers after N ms (at most 120000)
   GET      /api/ws/stats              WebSockets open now and since start: {"open":N,"total":M}
+  GET      /api/hits                  handler runs of each endpoint since start, by path:
+                                      {"routes":{"/api/system/stats":N,...}} (this one included)
 
 Every path also answers HEAD where it answers GET. Unknown paths get 404, known paths with another
 method 405 with Allow. SIGINT or SIGTERM stops the stub (exit 0); bad arguments exit 2.

@@ -1,6 +1,8 @@
 // Command line of upstream-stub.
 #pragma once
 
+#include "router.hpp"
+
 #include <chrono>
 #include <stdexcept>
 #include <string>
@@ -31,6 +33,8 @@ struct stub_options {
   std::chrono::duration<double> ws_interval{1.0};
   /// Threads running the io_context.
   unsigned threads = 1;
+  /// How routes read a request's path and method: exact (the seed's server) or loose.
+  routing_mode routing = routing_mode::exact;
 
   /// Parses argv (without the program name); throws usage_error.
   static stub_options parse(const std::vector<std::string>& args);

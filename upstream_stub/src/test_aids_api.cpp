@@ -46,6 +46,14 @@ void test_aids_api::add_routes(router& routes) {
               streaming_handler(&test_aids_api::echo)});
   routes.add({"/api/stream", false, {http::verb::get}, streaming_handler(&test_aids_api::stream)});
   routes.add({"/api/delay", false, {http::verb::get}, buffered_handler(&test_aids_api::delay)});
+  const router* table = &routes;
+  routes.add({"/api/hits",
+              false,
+              {http::verb::get},
+              buffered_handler([table](const buffered_request&,
+                                       const request_target&) -> net::awaitable<string_response> {
+                co_return hits(*table);
+              })});
 }
 
 net::awaitable<string_response> test_aids_api::headers(const buffered_request& req,
@@ -195,6 +203,16 @@ net::awaitable<exchange_result> test_aids_api::stream(http_exchange& exchange,
     }
   }
   co_return exchange_result{http::status::ok, res.keep_alive()};
+}
+
+string_response test_aids_api::hits(const router& routes) {
+  // Paths are summed: a path served by two routes (two method sets) is one endpoint to a test.
+  nlohmann::json counts = nlohmann::json::object();
+  for (const auto& entry : routes.runs_approx()) {
+    auto& cell = counts[entry.path];
+    cell = (cell.is_number() ? cell.get<std::uint64_t>() : 0) + entry.runs;
+  }
+  return json_response(http::status::ok, {{"routes", std::move(counts)}});
 }
 
 net::awaitable<string_response> test_aids_api::delay(const buffered_request&,

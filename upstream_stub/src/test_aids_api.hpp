@@ -1,4 +1,5 @@
-// Endpoints that exist only for sluice's tests: headers mirror, streaming echo, download, delay.
+// Endpoints that exist only for sluice's tests: headers mirror, streaming echo, download, delay,
+// handler runs.
 #pragma once
 
 #include "router.hpp"
@@ -9,7 +10,7 @@ namespace sluice::stub {
 /// large or slow bodies through it.
 class test_aids_api {
  public:
-  /// Registers the routes of this API.
+  /// Registers the routes of this API; /api/hits reads the runs of `routes`, which outlives it.
   void add_routes(router& routes);
 
  private:
@@ -25,6 +26,8 @@ class test_aids_api {
   /// GET /api/delay?ms=N: answers after N ms.
   static net::awaitable<string_response> delay(const buffered_request& req,
                                                const request_target& target);
+  /// GET /api/hits: each route's handler runs since start, by path.
+  static string_response hits(const router& routes);
 };
 
 }  // namespace sluice::stub
