@@ -87,7 +87,8 @@ net::reload_result config_reloader::reload() {
       r.message = "config reloaded from " + path_ + ": " + std::to_string(next->routes.size() + 1) +
                   " routes";
       if (rebased > 0)
-        r.message += ", " + std::to_string(rebased) + " limiter keys rebased (changed or removed limits)";
+        r.message += ", " + std::to_string(rebased) +
+                     " limiter keys rebased (changed or removed limits)";
     } else {
       r.message = path_ + ": " + r.message;
     }

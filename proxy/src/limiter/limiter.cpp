@@ -202,8 +202,9 @@ std::uint64_t limiter::rebase(const config::config& old_cfg, const config::confi
     messages.reserve(c.routes.size() + 1);
     auto add = [&](const config::route& r) {
       for (const auto& l : r.limits) out.emplace(l.id, &l);
-      if (r.websocket)
-        if (auto m = config::message_limit(*r.websocket)) out.emplace(m->id, &messages.emplace_back(*m));
+      if (!r.websocket) return;
+      if (auto m = config::message_limit(*r.websocket))
+        out.emplace(m->id, &messages.emplace_back(std::move(*m)));
     };
     for (const auto& r : c.routes) add(r);
     add(c.default_route);
@@ -225,14 +226,17 @@ std::uint64_t limiter::rebase(const config::config& old_cfg, const config::confi
   for (const auto& [id, from] : old_limits) {
     const auto it = new_limits.find(id);
     const config::limit* to = it == new_limits.end() ? nullptr : it->second;
-    if (to != nullptr && !rate_changed(*from, *to)) continue;
+    // A limit that had no rate kept no rate state: one that gains a rate has nothing to convert.
+    if (to != nullptr && (!rate_changed(*from, *to) || !from->rate)) continue;
     changes.emplace(id, change{from, to});
-    if (to != nullptr && from->rate && to->rate && from->algo == config::algorithm::sliding_window &&
+    if (to != nullptr && from->rate && to->rate &&
+        from->algo == config::algorithm::sliding_window &&
         to->algo == config::algorithm::token_bucket)
       window_to_bucket = true;
   }
   if (changes.empty()) return 0;  // a reload that changes no limit's meaning visits nothing
-  if (window_to_bucket) keep_logs_until_.store(now + leftover_log_keep_ns, std::memory_order_relaxed);
+  if (window_to_bucket)
+    keep_logs_until_.store(now + leftover_log_keep_ns, std::memory_order_relaxed);
 
   std::uint64_t changed = 0;
   table_.for_each([&](const limit_key& key, limit_state& s) {

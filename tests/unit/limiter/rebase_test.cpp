@@ -267,7 +267,7 @@ TEST_CASE("a limit that loses its rate forgets it, and one that gains a rate sta
   const auto cap_only = api_with("{per: ip, max_in_flight: 5}");
   CHECK(admissions(lim, api(with_rate), 1, 0, 8) == 8);
   CHECK(lim.rebase(*with_rate, *cap_only, second) == 1);
-  CHECK(lim.rebase(*cap_only, *with_rate, 2 * second) == 1);
+  CHECK(lim.rebase(*cap_only, *with_rate, 2 * second) == 0);  // nothing to convert
   CHECK(admissions(lim, api(with_rate), 1, 2 * second) == 10);
 }
 
