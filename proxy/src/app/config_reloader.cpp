@@ -61,12 +61,34 @@ net::reload_result config_reloader::reload() {
     r.message = e.what();
   }
   if (next) {
-    r.message = restart_only_change(shared_.snapshot()->cfg(), *next);
+    // Only reloads change the snapshot, and they hold mu_: `running` stays the running one.
+    const auto running = shared_.snapshot();
+    r.message = restart_only_change(running->cfg(), *next);
     if (r.message.empty()) {
-      shared_.swap_snapshot(std::make_shared<net::proxy_snapshot>(next, &metrics_));
+      // Built first, so that between the rebase and the swap there is nothing but the two.
+      auto snap = std::make_shared<net::proxy_snapshot>(next, &metrics_);
+      // The limiter's state is reinterpreted for the new limits, then the new config goes in.
+      // A request that decides between the two still holds the old snapshot (it took it one
+      // synchronous step before deciding, downstream_session) while its key, shard by shard,
+      // may already be rebased. It then judges that key by its old definition on the rebased
+      // state: a sliding window the same admission times under the old count and period; a
+      // token bucket the rescaled arrival time with the old interval; across an algorithm
+      // change its own algorithm's state as it was at the reload, since a conversion leaves
+      // those fields alone (limiter/rebase), and its admission is then recorded there only, so
+      // the new definition misses at most that one. No reading sees an emptied state, so none
+      // hands out a fresh quota. The window lasts one pass over the key table (only when some
+      // limit's rate, algorithm or burst changed). The other order, swap then rebase, would let
+      // new-config requests read state not yet converted, which for a change of algorithm is a
+      // bucket read from a window's timestamps: a fresh quota.
+      const auto rebased = shared_.limiter().rebase(running->cfg(), *next,
+                                                    limiter::steady_clock_source::now());
+      shared_.swap_snapshot(std::move(snap));
       r.ok = true;
       r.message = "config reloaded from " + path_ + ": " + std::to_string(next->routes.size() + 1) +
                   " routes";
+      if (rebased > 0)
+        r.message += ", " + std::to_string(rebased) +
+                     " limiter keys rebased (changed or removed limits)";
     } else {
       r.message = path_ + ": " + r.message;
     }

@@ -90,7 +90,9 @@ struct limit {
   /// mode: shadow. Judged and counted (metrics, access log) but never refuses: a limit on trial.
   /// Not part of `id`, so switching it to enforce keeps the keys' state.
   bool shadow = false;
-  std::uint64_t id = 0;  ///< stable identity (route name, position, definition) for the key table
+  /// Key-table identity: route name, per, header and ordinal among the route's limits with that
+  /// per/header (config/limit_identity). A reload that changes the rest keeps the keys' state.
+  std::uint64_t id = 0;
 };
 
 /// What happens to a client message over `messages_per_ip`.
@@ -109,7 +111,7 @@ struct websocket_settings {
   duration idle_timeout = std::chrono::minutes(5);  ///< no message either way: close (1001)
   std::uint64_t max_message_bytes = 1024 * 1024;    ///< larger message from either side: 1009
   std::uint64_t max_queued_bytes = 64 * 1024;  ///< per direction; the relay stops reading past it
-  std::uint64_t id = 0;  ///< stable identity (route name + block) for the key table
+  std::uint64_t id = 0;  ///< key-table identity of messages_per_ip: the route name alone
 };
 
 /// A request class with its limits. The first route that matches wins.

@@ -33,36 +33,33 @@ class fnv1a {
 
 }  // namespace
 
-std::uint64_t limit_identity(std::string_view route_name, std::size_t index, const limit& l) {
+std::uint64_t limit_identity(std::string_view route_name, key_kind per, std::string_view header,
+                             std::size_t ordinal) {
   fnv1a h;
   h.bytes(route_name);
-  h.number(index);
-  h.number(static_cast<std::uint64_t>(l.per));
-  h.bytes(l.header);
-  h.number(l.rate ? 1 : 0);
-  h.number(l.rate ? l.rate->count : 0);
-  h.number(l.rate ? static_cast<std::uint64_t>(l.rate->period.count()) : 0);
-  h.number(static_cast<std::uint64_t>(l.algo));
-  h.number(l.burst);
-  h.number(l.max_in_flight);
+  h.number(static_cast<std::uint64_t>(per));
+  h.bytes(header);
+  h.number(ordinal);
   return h.value();
 }
 
-std::uint64_t websocket_identity(std::string_view route_name, const websocket_settings& ws) {
+void assign_limit_identities(std::string_view route_name, std::vector<limit>& limits) {
+  // The ordinal counts only limits with the same per/header, so adding or removing a limit that
+  // counts by something else moves no other limit's identity. Quadratic, over a handful.
+  for (std::size_t i = 0; i < limits.size(); ++i) {
+    std::size_t ordinal = 0;
+    for (std::size_t j = 0; j < i; ++j)
+      if (limits[j].per == limits[i].per && limits[j].header == limits[i].header) ++ordinal;
+    limits[i].id = limit_identity(route_name, limits[i].per, limits[i].header, ordinal);
+  }
+}
+
+std::uint64_t websocket_identity(std::string_view route_name) {
   fnv1a h;
   // A leading tag no route name can equal (names have no spaces): a block never hashes the same
   // bytes as a limit, so only a 64-bit collision could give the two the same id.
   h.bytes("websocket block");
   h.bytes(route_name);
-  h.number(ws.max_connections_per_ip);
-  h.number(ws.max_connections);
-  h.number(ws.messages_per_ip ? 1 : 0);
-  h.number(ws.messages_per_ip ? ws.messages_per_ip->count : 0);
-  h.number(ws.messages_per_ip ? static_cast<std::uint64_t>(ws.messages_per_ip->period.count()) : 0);
-  h.number(static_cast<std::uint64_t>(ws.on_message_limit));
-  h.number(static_cast<std::uint64_t>(ws.idle_timeout.count()));
-  h.number(ws.max_message_bytes);
-  h.number(ws.max_queued_bytes);
   return h.value();
 }
 

@@ -4,7 +4,6 @@
 
 #include "config/config_names.hpp"
 #include "config/http_token.hpp"
-#include "config/limit_identity.hpp"
 #include "config/rate_parser.hpp"
 
 namespace sluice::config {
@@ -66,7 +65,7 @@ rate read_rate(const yaml_node& node) {
   return *parsed;
 }
 
-limit read_limit(const yaml_node& node, std::string_view route_name, std::size_t index) {
+limit read_limit(const yaml_node& node) {
   node.expect_map();
   limit out;
   if (const auto per = node.get("per")) read_per(*per, out);
@@ -111,7 +110,6 @@ limit read_limit(const yaml_node& node, std::string_view route_name, std::size_t
 
   const auto name = node.get("name");
   out.name = name ? read_name(*name) : derived_limit_name(out);
-  out.id = limit_identity(route_name, index, out);
   return out;
 }
 

@@ -6,6 +6,7 @@
 
 #include "config/config_names.hpp"
 #include "config/http_token.hpp"
+#include "config/limit_identity.hpp"
 #include "config/limit_loader.hpp"
 #include "config/websocket_loader.hpp"
 
@@ -92,7 +93,8 @@ void read_exempt_and_limits(const yaml_node& node, route& out) {
   if (out.exempt && !items.empty()) {
     limits->fail("an exempt route is never limited; remove its limits or set exempt: false");
   }
-  for (std::size_t i = 0; i < items.size(); ++i) out.limits.push_back(read_limit(items[i], out.name, i));
+  for (const auto& item : items) out.limits.push_back(read_limit(item));
+  assign_limit_identities(out.name, out.limits);
 }
 
 // Shared by routes and the default route. Allowed on an exempt route too: without the block an

@@ -52,7 +52,7 @@ websocket_settings read_websocket(const yaml_node& node, std::string_view route_
                     " bytes (the relay holds a whole frame header and some payload)");
     }
   }
-  out.id = websocket_identity(route_name, out);
+  out.id = websocket_identity(route_name);
   return out;
 }
 

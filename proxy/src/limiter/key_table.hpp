@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -58,6 +59,9 @@ class key_table {
 
   /// Counters; sums over shards without locking.
   key_table_stats stats() const;
+
+  /// Calls `fn` on every entry, locking each shard in turn (the limiter's rebase at a reload).
+  void for_each(const std::function<void(const limit_key&, limit_state&)>& fn);
 
  private:
   struct shard;

@@ -2,7 +2,12 @@
 
 #include <algorithm>
 #include <mutex>
+#include <vector>
 
+#include <boost/unordered/unordered_flat_map.hpp>
+
+#include "config/message_limit.hpp"
+#include "limiter/rebase.hpp"
 #include "limiter/sliding_window.hpp"
 #include "limiter/token_bucket.hpp"
 
@@ -10,6 +15,11 @@ namespace sluice::limiter {
 namespace {
 
 constexpr time_ns in_flight_retry_ns = 1'000'000'000;  // no way to know; one second is polite
+// How long after a rebase a sliding window's leftover log is kept on a key that became a token
+// bucket. A request decides one synchronous step after taking its snapshot, so the last reader
+// of the old definition is gone within microseconds of the swap; ten seconds is a wide margin
+// and still short next to how long a busy key lives.
+constexpr time_ns leftover_log_keep_ns = 10'000'000'000;
 
 unsigned shards_for(std::uint64_t max_keys) {
   // Small tables get one shard, so LRU order is global; big ones spread over up to 64 locks.
@@ -30,14 +40,23 @@ verdict rate_peek(const config::limit& l, const limit_state& s, time_ns now) {
   return token_bucket(l.rate->count, period, l.burst).check(s, now);
 }
 
-void rate_consume(const config::limit& l, limit_state& s, time_ns now) {
+// Expiries only move later here: in steady state each admission's is later than the last one's
+// anyway, and around a reload a request judged by the old definition (see rebase) must not cut
+// short the expiry the new one set, or the key table could drop state the new one still holds.
+void rate_consume(const config::limit& l, limit_state& s, time_ns now,
+                  const std::atomic<time_ns>& keep_logs_until) {
   const auto period = to_ns(l.rate->period);
   if (l.algo == config::algorithm::sliding_window) {
     sliding_window(l.rate->count, period).consume(s, now);
-    s.expires_at_ = now + period;  // the newest admission leaves the window then
+    s.expires_at_ = std::max(s.expires_at_, now + period);  // the newest admission leaves then
   } else {
     token_bucket(l.rate->count, period, l.burst).consume(s, now);
-    s.expires_at_ = s.value_;  // the bucket is full again at the arrival time
+    s.expires_at_ = std::max(s.expires_at_, s.value_);  // the bucket is full again then
+    // A log left by a rebase from a sliding window: free once no request can still read it.
+    if (s.log_cap_ != 0 && now >= keep_logs_until.load(std::memory_order_relaxed)) {
+      s.log_.reset();
+      s.log_head_ = s.log_size_ = s.log_cap_ = 0;
+    }
   }
 }
 
@@ -167,11 +186,67 @@ decision limiter::acquire(const config::route& route, std::span<const limit_key>
     else if (d.allowed()) s.refused_ = 0;
     // A shadow limit that would refuse consumes nothing either: its state stays what enforcing
     // it would have left.
-    if (d.allowed() && l.rate && !rate_refused[i]) rate_consume(l, s, now);
+    if (d.allowed() && l.rate && !rate_refused[i]) rate_consume(l, s, now, keep_logs_until_);
     if (!d.allowed() || l.max_in_flight == 0) --s.in_flight_;
   }
   pick_limiting(d, kinds);
   return d;
+}
+
+std::uint64_t limiter::rebase(const config::config& old_cfg, const config::config& new_cfg,
+                              time_ns now) {
+  // Every limit of a config by id: the routes' limits and the websocket blocks' message limits
+  // (built here like proxy_snapshot builds them; `messages` holds them while they are pointed at).
+  using by_id = boost::unordered_flat_map<std::uint64_t, const config::limit*>;
+  auto collect = [](const config::config& c, std::vector<config::limit>& messages, by_id& out) {
+    messages.reserve(c.routes.size() + 1);
+    auto add = [&](const config::route& r) {
+      for (const auto& l : r.limits) out.emplace(l.id, &l);
+      if (!r.websocket) return;
+      if (auto m = config::message_limit(*r.websocket))
+        out.emplace(m->id, &messages.emplace_back(std::move(*m)));
+    };
+    for (const auto& r : c.routes) add(r);
+    add(c.default_route);
+  };
+  std::vector<config::limit> old_messages, new_messages;
+  by_id old_limits, new_limits;
+  collect(old_cfg, old_messages, old_limits);
+  collect(new_cfg, new_messages, new_limits);
+
+  // What happens to each old id: reinterpreted (`to` set), or forgotten (`to` null: the limit
+  // is gone, and a limit that comes back later under its identity must not find old state
+  // kept in another definition's terms). Unchanged limits are not in the map.
+  struct change {
+    const config::limit* from;
+    const config::limit* to;
+  };
+  boost::unordered_flat_map<std::uint64_t, change> changes;
+  bool window_to_bucket = false;
+  for (const auto& [id, from] : old_limits) {
+    const auto it = new_limits.find(id);
+    const config::limit* to = it == new_limits.end() ? nullptr : it->second;
+    // A limit that had no rate kept no rate state: one that gains a rate has nothing to convert.
+    if (to != nullptr && (!rate_changed(*from, *to) || !from->rate)) continue;
+    changes.emplace(id, change{from, to});
+    if (to != nullptr && from->rate && to->rate &&
+        from->algo == config::algorithm::sliding_window &&
+        to->algo == config::algorithm::token_bucket)
+      window_to_bucket = true;
+  }
+  if (changes.empty()) return 0;  // a reload that changes no limit's meaning visits nothing
+  if (window_to_bucket)
+    keep_logs_until_.store(now + leftover_log_keep_ns, std::memory_order_relaxed);
+
+  std::uint64_t changed = 0;
+  table_.for_each([&](const limit_key& key, limit_state& s) {
+    const auto it = changes.find(key.limit_id);
+    if (it == changes.end()) return;
+    if (it->second.to != nullptr) rebase_state(*it->second.from, *it->second.to, s, now);
+    else forget_state(s);
+    ++changed;
+  });
+  return changed;
 }
 
 void limiter::release(const config::route& route, std::span<const limit_key> keys) {

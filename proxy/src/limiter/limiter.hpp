@@ -2,6 +2,7 @@
 // The limiter: one decision per request over all the limits of its route, made atomically so
 // several limits never half-consume, and exact across worker threads.
 
+#include <atomic>
 #include <cstdint>
 #include <span>
 
@@ -56,11 +57,19 @@ class limiter {
   [[nodiscard]] decision peek(const config::route& route, std::span<const limit_key> keys,
                               time_ns now);
 
+  /// At a reload: reinterprets the keys of every limit `new_cfg` keeps (same id) with a changed
+  /// rate, algorithm or burst, and forgets those of limits it drops; returns the keys changed.
+  /// Call just before the new config is swapped in (config_reloader says why that order).
+  std::uint64_t rebase(const config::config& old_cfg, const config::config& new_cfg, time_ns now);
+
   /// The key table's counters.
   key_table_stats table_stats() const { return table_.stats(); }
 
  private:
   key_table table_;
+  /// Until this time, a log a rebase left on a key that became a token bucket is kept for
+  /// requests still judging it as a sliding window; an admission after it frees the log.
+  std::atomic<time_ns> keep_logs_until_{0};
 };
 
 }  // namespace sluice::limiter

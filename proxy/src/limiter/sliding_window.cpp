@@ -29,15 +29,27 @@ verdict sliding_window::check(limit_state& s, time_ns now) const {
   return evaluate(s.log_size_, s.log_size_ ? oldest(s) : now, now);
 }
 
-verdict sliding_window::peek(const limit_state& s, time_ns now) const {
+// The admissions check() would keep, counted without dropping any; `head` ends at the oldest.
+std::uint32_t sliding_window::live(const limit_state& s, time_ns now, std::uint32_t& head) const {
   std::uint32_t held = s.log_size_;
-  std::uint32_t head = s.log_head_;
+  head = s.log_head_;
   auto at = [&](std::uint32_t i) { return s.log_cap_ == 0 ? s.value_ : s.log_[i]; };
   while (held > 0 && now - at(head) >= period_ns_) {
     --held;
     if (s.log_cap_ != 0) head = (head + 1) % s.log_cap_;
   }
-  return evaluate(held, held ? at(head) : now, now);
+  return held;
+}
+
+verdict sliding_window::peek(const limit_state& s, time_ns now) const {
+  std::uint32_t head = 0;
+  const std::uint32_t held = live(s, now, head);
+  return evaluate(held, held ? (s.log_cap_ == 0 ? s.value_ : s.log_[head]) : now, now);
+}
+
+std::uint32_t sliding_window::held(const limit_state& s, time_ns now) const {
+  std::uint32_t head = 0;
+  return live(s, now, head);
 }
 
 verdict sliding_window::evaluate(std::uint32_t held, time_ns oldest_time, time_ns now) const {
@@ -85,6 +97,23 @@ void sliding_window::compact(limit_state& s, time_ns now) const {
   if (holds_state(s, now)) return;
   s.log_.reset();
   s.log_cap_ = s.log_size_ = s.log_head_ = 0;
+}
+
+void sliding_window::assign(limit_state& s, std::uint64_t n, time_ns now) const {
+  const auto held = static_cast<std::uint32_t>(std::min<std::uint64_t>(n, count_));
+  s.log_head_ = 0;
+  s.log_size_ = held;
+  s.log_cap_ = held;
+  if (held == 0) {
+    s.log_.reset();
+    return;
+  }
+  s.log_ = std::make_unique<time_ns[]>(held);
+  std::fill_n(s.log_.get(), held, now);
+}
+
+time_ns sliding_window::expires_at(const limit_state& s) const {
+  return s.log_size_ == 0 ? 0 : newest(s) + period_ns_;
 }
 
 }  // namespace sluice::limiter

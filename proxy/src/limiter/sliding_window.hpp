@@ -29,9 +29,18 @@ class sliding_window {
   /// Frees the log's heap memory once nothing is held (the entry stays usable).
   void compact(limit_state& state, time_ns now) const;
 
+  /// Admissions inside the window at `now` (what check() would count); changes nothing.
+  std::uint32_t held(const limit_state& state, time_ns now) const;
+  /// Replaces the log with `n` admissions at `now` (at most count), in the heap log even for one
+  /// so that value_ keeps what it held (a reload converting a token bucket's used tokens).
+  void assign(limit_state& state, std::uint64_t n, time_ns now) const;
+  /// When the newest admission leaves the window (the entry's expiry); 0 when the log is empty.
+  time_ns expires_at(const limit_state& state) const;
+
  private:
   time_ns oldest(const limit_state& state) const;
   time_ns newest(const limit_state& state) const;
+  std::uint32_t live(const limit_state& state, time_ns now, std::uint32_t& head) const;
   verdict evaluate(std::uint32_t held, time_ns oldest_time, time_ns now) const;
 
   std::uint64_t count_;

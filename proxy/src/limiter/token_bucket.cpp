@@ -37,4 +37,17 @@ void token_bucket::consume(limit_state& s, time_ns now) const {
 
 bool token_bucket::holds_state(const limit_state& s, time_ns now) const { return s.value_ > now; }
 
+// Each taken token holds the arrival time one interval ahead; rounding up counts a token that
+// is part-way back as still taken, the reading that never hands out more than was given back.
+std::uint64_t token_bucket::used(const limit_state& s, time_ns now) const {
+  if (s.value_ <= now) return 0;
+  return static_cast<std::uint64_t>((s.value_ - now + interval_ns_ - 1) / interval_ns_);
+}
+
+// At the whole bucket the arrival time is capacity ahead, so the next check refuses for one
+// interval: a client that had used everything stays refused, and no longer than a full bucket.
+void token_bucket::assign_used(limit_state& s, std::uint64_t used, time_ns now) const {
+  s.value_ = now + static_cast<time_ns>(std::min(used, burst_)) * interval_ns_;
+}
+
 }  // namespace sluice::limiter

@@ -22,6 +22,10 @@ class token_bucket {
   void consume(limit_state& state, time_ns now) const;
   /// True while the bucket is not full (an empty entry would behave the same once it is).
   bool holds_state(const limit_state& state, time_ns now) const;
+  /// Tokens taken and not yet back at `now`, one on its way back counted as taken.
+  std::uint64_t used(const limit_state& state, time_ns now) const;
+  /// Sets the bucket to `used` tokens taken at `now`; more than burst is the whole bucket.
+  void assign_used(limit_state& state, std::uint64_t used, time_ns now) const;
   /// The time one token takes to come back, rounded up so rounding never over-admits.
   time_ns interval_ns() const { return interval_ns_; }
 

@@ -102,7 +102,12 @@ task<void> downstream_session::run() {
       }
       break;
     }
-    request_exchange exchange(*this, std::move(snap), parser);
+    // The snapshot is taken again now that a request is here: the connection may have idled
+    // through a reload (for up to timeouts.idle), and a request is judged by the config that runs
+    // when it is decided. From here to the limiter's decision nothing suspends, so a reload's
+    // rebase and swap (app/config_reloader) leave only that one step judged by the old config.
+    // The head itself was read under the caps of `snap`: they bounded the read, nothing more.
+    request_exchange exchange(*this, owner_.shared().snapshot(), parser);
     if (!co_await exchange.run()) break;
   }
   co_await linger_close();

@@ -1,5 +1,6 @@
 #include "net/proxy_snapshot.hpp"
 
+#include "config/message_limit.hpp"
 #include "net/rate_limit_headers.hpp"
 
 namespace sluice::net {
@@ -15,18 +16,12 @@ proxy_snapshot::proxy_snapshot(std::shared_ptr<const config::config> cfg,
                                 : "RateLimit-Policy: " + policy_headers_.back() + "\r\nRateLimit: ");
     quoted_names_.push_back(quoted_limit_names(r));
     auto& messages = message_routes_.emplace_back();
-    if (r.websocket && r.websocket->messages_per_ip) {
-      // Messages are counted like a token bucket: O(1) per client, whatever the rate.
-      config::limit l;
-      l.name = "messages_per_ip";
-      l.per = config::key_kind::ip;
-      l.rate = r.websocket->messages_per_ip;
-      l.algo = config::algorithm::token_bucket;
-      l.burst = l.rate->count;
-      l.id = r.websocket->id;  // stable while the block is unchanged: counts survive a reload
-      messages.emplace();
-      messages->name = r.name;
-      messages->limits.push_back(std::move(l));
+    if (r.websocket) {
+      if (auto l = config::message_limit(*r.websocket)) {
+        messages.emplace();
+        messages->name = r.name;
+        messages->limits.push_back(std::move(*l));
+      }
     }
     if (metrics_ == nullptr) return;
     route_metrics_.push_back(&metrics_->route(r.name));

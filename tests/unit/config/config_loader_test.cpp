@@ -164,7 +164,7 @@ TEST_CASE("every key of a full config lands in its field") {
   CHECK(cfg->default_route.websocket->max_connections_per_ip == 0);
 }
 
-TEST_CASE("a websocket block's id follows the route name and the block, nothing else") {
+TEST_CASE("a websocket block's id is its route's name: a reload that changes its settings keeps its counts") {
   auto id_of = [](const std::string& route) {
     const auto cfg = load_yaml(upstream_only + "routes:\n" + route);
     REQUIRE(cfg->routes.at(0).websocket.has_value());
@@ -174,13 +174,11 @@ TEST_CASE("a websocket block's id follows the route name and the block, nothing 
   const std::uint64_t id = id_of("  - {name: ws, path: /ws, websocket: " + block + "}\n");
   CHECK(id != 0);
   CHECK(id == id_of("  - {name: ws, path: /ws, websocket: " + block + "}\n"));
-  // The route's match, methods and limits are not part of the block.
+  // The route's match, methods and limits are not part of it.
   CHECK(id == id_of("  - {name: ws, prefix: /sockets/, methods: [GET], limits: [{rate: 1/s}], websocket: " +
                     block + "}\n"));
-  // Spelling a setting differently, or writing a default out, is the same block.
-  CHECK(id == id_of("  - {name: ws, path: /ws, websocket: {messages_per_ip: 10/s, max_connections_per_ip: 5, "
-                    "idle_timeout: 5m, on_message_limit: close}}\n"));
   CHECK(id != id_of("  - {name: ws2, path: /ws, websocket: " + block + "}\n"));
+  // Nor any setting of the block: messages_per_ip's counts are rebased by the limiter instead.
   const char* changes[] = {
       "{max_connections_per_ip: 6, messages_per_ip: 10/second}",
       "{max_connections_per_ip: 5, messages_per_ip: 10/second, max_connections: 1}",
@@ -194,7 +192,7 @@ TEST_CASE("a websocket block's id follows the route name and the block, nothing 
   };
   for (const char* changed : changes) {
     INFO("block " << changed);
-    CHECK(id != id_of(std::string("  - {name: ws, path: /ws, websocket: ") + changed + "}\n"));
+    CHECK(id == id_of(std::string("  - {name: ws, path: /ws, websocket: ") + changed + "}\n"));
   }
   // Never equal to a limit's id on the same route.
   const auto cfg = load_yaml(upstream_only + "routes:\n  - {name: ws, path: /ws, limits: [{rate: 1/s}], "
@@ -266,28 +264,56 @@ TEST_CASE("limit ids are stable across loads and differ between limits") {
   CHECK(std::find(ids.begin(), ids.end(), 0u) == ids.end());
 }
 
-TEST_CASE("a limit's id follows its definition, route and position, not its name") {
-  auto id_of = [](const std::string& routes) {
-    return load_yaml(upstream_only + "routes:\n" + routes)->routes.at(0).limits.back().id;
+TEST_CASE("a limit's id is its route, what it counts by and its ordinal, not its definition") {
+  auto ids_of = [](const std::string& routes) {
+    std::vector<std::uint64_t> ids;
+    for (const auto& l : load_yaml(upstream_only + "routes:\n" + routes)->routes.at(0).limits)
+      ids.push_back(l.id);
+    return ids;
   };
+  auto id_of = [&](const std::string& routes) { return ids_of(routes).back(); };
   const std::string base = "  - {name: a, path: /a, limits: [{per: ip, rate: 60/minute}]}\n";
   const std::uint64_t id = id_of(base);
-  CHECK(id_of("  - {name: a, path: /other, methods: [GET], limits: [{per: ip, rate: 60/minute}]}\n") == id);
-  CHECK(id_of("  - {name: a, path: /a, limits: [{per: ip, rate: 60/minute, name: renamed}]}\n") == id);
-  CHECK(id_of("  - {name: a, path: /a, limits: [{per: ip, rate: 60/m}]}\n") == id);
+  // The rest of the route, the limit's name and mode, and its whole definition are left out:
+  // a reload that changes them keeps the keys' state (the limiter reinterprets it).
+  const char* same[] = {
+      "  - {name: a, path: /other, methods: [GET], limits: [{per: ip, rate: 60/minute}]}\n",
+      "  - {name: a, path: /a, limits: [{per: ip, rate: 60/minute, name: renamed}]}\n",
+      "  - {name: a, path: /a, limits: [{per: ip, rate: 60/minute, mode: shadow}]}\n",
+      "  - {name: a, path: /a, limits: [{per: ip, rate: 60/m}]}\n",
+      "  - {name: a, path: /a, limits: [{per: ip, rate: 61/minute}]}\n",
+      "  - {name: a, path: /a, limits: [{per: ip, rate: 60/hour}]}\n",
+      "  - {name: a, path: /a, limits: [{per: ip, rate: 60/minute, max_in_flight: 1}]}\n",
+      "  - {name: a, path: /a, limits: [{per: ip, max_in_flight: 1}]}\n",
+      "  - {name: a, path: /a, limits: [{per: ip, rate: 60/minute, algorithm: token_bucket}]}\n",
+      "  - {name: a, path: /a, limits: [{per: ip, rate: 60/minute, algorithm: token_bucket, burst: 5}]}\n",
+  };
+  for (const char* routes : same) {
+    INFO(routes);
+    CHECK(id_of(routes) == id);
+  }
+  // What it counts by, and the route's name, are the identity.
   CHECK(id_of("  - {name: b, path: /a, limits: [{per: ip, rate: 60/minute}]}\n") != id);
-  CHECK(id_of("  - {name: a, path: /a, limits: [{per: ip, rate: 61/minute}]}\n") != id);
-  CHECK(id_of("  - {name: a, path: /a, limits: [{per: ip, rate: 60/hour}]}\n") != id);
   CHECK(id_of("  - {name: a, path: /a, limits: [{per: route, rate: 60/minute}]}\n") != id);
-  CHECK(id_of("  - {name: a, path: /a, limits: [{per: header x, rate: 60/minute}]}\n") != id);
-  CHECK(id_of("  - {name: a, path: /a, limits: [{per: ip, rate: 60/minute, max_in_flight: 1}]}\n") != id);
-  CHECK(id_of("  - {name: a, path: /a, limits: [{per: ip, rate: 60/minute, algorithm: token_bucket}]}\n") !=
-        id);
-  CHECK(id_of("  - {name: a, path: /a, limits: [{per: ip, rate: 1/s}, {per: ip, rate: 60/minute}]}\n") !=
-        id);
+  const std::uint64_t header_id = id_of("  - {name: a, path: /a, limits: [{per: header x, rate: 60/minute}]}\n");
+  CHECK(header_id != id);
+  CHECK(id_of("  - {name: a, path: /a, limits: [{per: header y, rate: 60/minute}]}\n") != header_id);
   // Header names are compared lower-case, so their spelling does not change the identity.
   CHECK(id_of("  - {name: a, path: /a, limits: [{per: header X-Key, rate: 60/minute}]}\n") ==
         id_of("  - {name: a, path: /a, limits: [{per: header x-key, rate: 60/minute}]}\n"));
+
+  // The ordinal counts only limits with the same per/header: inserting a limit that counts by
+  // something else, before or after, moves nothing.
+  CHECK(id_of("  - {name: a, path: /a, limits: [{per: route, rate: 1/s}, {per: header k, rate: 1/s}, "
+              "{per: ip, rate: 60/minute}]}\n") == id);
+  // Two limits with the same per are told apart by their order among themselves...
+  const auto two = ids_of("  - {name: a, path: /a, limits: [{per: ip, rate: 60/minute}, {per: ip, rate: 1/s}]}\n");
+  REQUIRE(two.size() == 2);
+  CHECK(two[0] == id);
+  CHECK(two[1] != id);
+  // ...so one appended keeps the first's identity, and one inserted before it takes it over.
+  const auto inserted = ids_of("  - {name: a, path: /a, limits: [{per: ip, rate: 1/s}, {per: ip, rate: 60/minute}]}\n");
+  CHECK(inserted == two);
 }
 
 TEST_CASE("quoted numbers, flow maps and anchors read like their plain forms") {
