@@ -72,9 +72,11 @@ struct forwarding {
   std::string chain_from_forwarded;
 };
 
+// `lengths`: bit n set when the list has a name of n characters, so most fields are passed over
+// with one test.
 bool in_strip_list(std::string_view name, const std::vector<std::string>& list,
                    std::uint64_t lengths) {
-  if (name.size() >= 64 || ((lengths >> name.size()) & 1) == 0) return false;
+  if (name.size() < 64 && ((lengths >> name.size()) & 1) == 0) return false;
   for (const auto& s : list)
     if (beast::iequals(name, s)) return true;
   return false;
@@ -89,14 +91,11 @@ bool in_strip_list(std::string_view name, const std::vector<std::string>& list,
 // handshake also Host and the handshake's own fields, which the handshake writes.
 template <class Fields, class Emit>
 forwarding end_to_end_fields(const Fields& req, const routing::admission& adm,
-                             const config::client_ip_settings& ip_cfg, bool websocket,
-                             Emit&& emit) {
+                             const config::client_ip_settings& ip_cfg,
+                             std::uint64_t strip_header_lengths, bool websocket, Emit&& emit) {
   const name_list named = connection_named(req);
   const bool peer_trusted = adm.peer_trusted;
-  std::uint64_t strip_lengths = 0;
-  if (!peer_trusted)
-    for (const auto& n : ip_cfg.strip_headers)
-      if (n.size() < 64) strip_lengths |= std::uint64_t{1} << n.size();
+  const std::uint64_t strip_lengths = peer_trusted ? 0 : strip_header_lengths;
   forwarding out;
   boost::container::small_vector<std::string_view, 2> forwarded_values;
   for (const auto& f : req) {
@@ -179,7 +178,7 @@ void write_upstream_head(const request_message& req, const forwarding_context& c
   w.put(adm.target.query);
   w.put(" HTTP/1.1\r\n"sv);
   const forwarding fwd =
-      end_to_end_fields(req, adm, ctx.cfg.client_ip, false,
+      end_to_end_fields(req, adm, ctx.cfg.client_ip, ctx.strip_header_lengths, false,
                         [&w](std::string_view name, std::string_view value) { w.field(name, value); });
   w.put("X-Forwarded-For: "sv);
   append_forwarded_for(w, fwd, ctx.peer_text);
@@ -222,7 +221,7 @@ field_list websocket_request_fields(const request_message& req, const forwarding
                                     std::string& host) {
   field_list fields;
   const forwarding fwd = end_to_end_fields(
-      req, ctx.adm, ctx.cfg.client_ip, true, [&fields](std::string_view name, std::string_view value) {
+      req, ctx.adm, ctx.cfg.client_ip, ctx.strip_header_lengths, true, [&fields](std::string_view name, std::string_view value) {
         fields.emplace_back(std::string(name), std::string(value));
       });
   std::string forwarded_for;

@@ -29,6 +29,8 @@ struct forwarding_context {
   std::string_view peer_text;            ///< the socket peer, as text
   std::string_view client_text;          ///< the client the decision found, as text
   std::string_view request_id;
+  /// Bit n set when client_ip.strip_headers has a name of n characters (proxy_snapshot's).
+  std::uint64_t strip_header_lengths = 0;
 };
 
 /// The upstream's request head: the canonical method and target that were judged, never the

@@ -9,6 +9,8 @@ proxy_snapshot::proxy_snapshot(std::shared_ptr<const config::config> cfg,
                                metrics::proxy_metrics* metrics)
     : cfg_(std::move(cfg)), routes_(*cfg_) {
   if (cfg_->metrics.enabled) metrics_ = metrics;
+  for (const auto& n : cfg_->client_ip.strip_headers)
+    strip_header_lengths_ |= n.size() < 64 ? std::uint64_t{1} << n.size() : ~std::uint64_t{0};
   auto add = [this](const config::route& r) {
     policy_headers_.push_back(policy_field(r));
     policy_lines_.push_back(policy_headers_.back().empty()

@@ -52,6 +52,9 @@ class proxy_snapshot {
   }
   /// Route-independent cells, or null when metrics are off.
   metrics::proxy_metrics* metrics() const { return metrics_; }
+  /// Bit n set when client_ip.strip_headers has a name of n characters (names of 64 or more
+  /// are always looked up).
+  std::uint64_t strip_header_lengths() const { return strip_header_lengths_; }
   /// True when `addr` is in the allowlist.
   bool allowlisted(const ip_address& addr) const;
 
@@ -68,6 +71,7 @@ class proxy_snapshot {
   std::vector<std::vector<std::string>> quoted_names_;  // same order
   std::vector<std::optional<config::route>> message_routes_;  // same order
   metrics::proxy_metrics* metrics_ = nullptr;
+  std::uint64_t strip_header_lengths_ = 0;
   std::vector<metrics::route_series*> route_metrics_;   // same order; empty: metrics off
   std::vector<std::vector<metrics::limit_series*>> limit_metrics_;
 };

@@ -54,7 +54,7 @@ forwarding_context request_exchange::forwarding() const {
   return {adm_, cfg_, session_.peer_text_,
           record_.client_text.empty() ? std::string_view(session_.peer_text_)
                                       : std::string_view(record_.client_text),
-          request_id_};
+          request_id_, snap_->strip_header_lengths()};
 }
 
 std::string request_exchange::upstream_target() const {
@@ -99,7 +99,7 @@ void request_exchange::decide() {
     if (l.max_in_flight > 0) holds_in_flight_ = true;
 }
 
-task<bool> request_exchange::run() {
+request_exchange::local_error request_exchange::judge() {
   auto& req = parser_.get();
   version_ = req.version();
   client_keep_alive_ = parser_.keep_alive() && !session_.owner_.stopping();
@@ -128,35 +128,39 @@ task<bool> request_exchange::run() {
   // would see no body, and the body would be read as the next request.
   if (const auto te = te_count; te > 0) {
     if (cl_count > 0) {
-      co_return co_await respond_error(http::status::bad_request,
-                                       "both Transfer-Encoding and Content-Length");
+      return {http::status::bad_request, "both Transfer-Encoding and Content-Length"};
     }
     std::string_view value = te_value;
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
     while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
     if (te > 1 || !beast::iequals(value, "chunked")) {
-      co_return co_await respond_error(http::status::not_implemented,
-                                       "unsupported Transfer-Encoding (only chunked)");
+      return {http::status::not_implemented, "unsupported Transfer-Encoding (only chunked)"};
     }
   }
 
   // A reverse proxy opens no tunnels: CONNECT has no path to route or limit.
-  if (req.method() == http::verb::connect) {
-    local_response r;
-    r.status = http::status::method_not_allowed;
-    r.body = json_error("CONNECT is not supported", {{"request_id", request_id_}});
-    co_return co_await answer(r);
-  }
+  if (req.method() == http::verb::connect)
+    return {http::status::method_not_allowed, "CONNECT is not supported"};
 
   decide();
-  if (!adm_.ok()) co_return co_await respond_error(http::status::bad_request, adm_.message());
-  if (record_.result == request_record::outcome::limited) co_return co_await respond_limited();
-  if (route_->websocket && websocket_upgrade::wanted(req))
-    co_return co_await websocket_upgrade(*this).run();
-  const bool keep_alive = co_await upstream_.run();
-  if (upstream_.error() != http::status::unknown)
-    co_return co_await respond_error(upstream_.error(), upstream_.error_message());
-  co_return keep_alive;
+  if (!adm_.ok()) return {http::status::bad_request, adm_.message()};
+  return {};
+}
+
+// One co_await per way out: each awaited call adds its awaitable to the frame, and this frame
+// must stay smaller than the other per-request frames (write_piece's 544 bytes), or it misses
+// Asio's recycling cache and costs a memalign per request under concurrent connections.
+task<bool> request_exchange::run() {
+  local_error e = judge();
+  if (e.status == http::status::unknown) {
+    if (record_.result == request_record::outcome::limited) co_return co_await respond_limited();
+    if (route_->websocket && websocket_upgrade::wanted(parser_.get()))
+      co_return co_await websocket_upgrade(*this).run();
+    const bool keep_alive = co_await upstream_.run();
+    if (upstream_.error() == http::status::unknown) co_return keep_alive;
+    e = {upstream_.error(), upstream_.error_message()};
+  }
+  co_return co_await respond_error(e.status, e.message);
 }
 
 void request_exchange::append_rate_limit_fields(head_writer& out) const {
@@ -218,8 +222,10 @@ task<bool> request_exchange::respond_refused(http::status status, std::string_vi
 task<bool> request_exchange::respond_error(http::status status, std::string_view message) {
   local_response r;
   r.status = status;
-  // After a request sluice could not frame, the rest of the stream cannot be trusted either.
-  r.keep_alive = status != http::status::bad_request && status != http::status::not_implemented;
+  // After a request sluice could not frame, the rest of the stream cannot be trusted either; a
+  // refused CONNECT may be followed by tunnel bytes.
+  r.keep_alive = status != http::status::bad_request && status != http::status::not_implemented &&
+                 status != http::status::method_not_allowed;
   r.body = json_error(message, {{"request_id", request_id_}});
   co_return co_await answer(r);
 }

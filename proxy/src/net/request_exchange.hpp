@@ -46,6 +46,13 @@ class request_exchange {
   friend class upstream_exchange;
   friend class websocket_upgrade;
 
+  /// An answer the exchange gives itself; status unknown: none.
+  struct local_error {
+    boost::beast::http::status status = boost::beast::http::status::unknown;
+    std::string_view message;  ///< a literal, or the admission's message
+  };
+  /// Everything before the ways on: request id, framing checks, the decision and the limiter.
+  local_error judge();
   void decide();
   task<bool> respond_limited();
   task<bool> respond_refused(boost::beast::http::status status, std::string_view message,

@@ -58,11 +58,18 @@ std::string_view trim(std::string_view s) {
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-// RFC 3986 reg-name characters: unreserved, sub-delims and "%" of pct-encoded.
-bool is_reg_name_char(char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c)) return true;
-  return "-._~!$&'()*+,;=%"sv.find(c) != std::string_view::npos;
-}
+// RFC 3986 reg-name characters: unreserved, sub-delims and "%" of pct-encoded. A table: the
+// Host of every request is checked.
+constexpr std::array<bool, 256> reg_name_chars = [] {
+  std::array<bool, 256> t{};
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  for (const char c : "-._~!$&'()*+,;=%"sv) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
+
+bool is_reg_name_char(char c) { return reg_name_chars[static_cast<unsigned char>(c)]; }
 
 // Host = uri-host [ ":" port ] (RFC 9110 7.2); empty is allowed (a target without authority).
 bool valid_host(std::string_view h) {

@@ -90,17 +90,6 @@ bool valid_utf8(std::string_view s) {
   return true;
 }
 
-// True when the path is already canonical: the usual request, answered with a view and no copy.
-bool already_canonical(std::string_view path, const config::path_settings& settings) {
-  for (std::size_t i = 0; i < path.size(); ++i) {
-    const auto c = static_cast<unsigned char>(path[i]);
-    if (c <= 0x20 || c >= 0x7f || c == '%' || c == '\\') return false;
-    if (c == ';' && settings.path_params == config::path_params_action::ignore) return false;
-    if (c == '/' && i + 1 < path.size() && (path[i + 1] == '/' || path[i + 1] == '.')) return false;
-  }
-  return true;
-}
-
 // Builds both spellings segment by segment. Dot segments are resolved on the decoded segment, so
 // "%2E%2E" is ".." too; a segment is dropped from both strings at once, so they stay in step.
 target_problem rewrite(std::string_view raw, const config::path_settings& settings,
@@ -264,15 +253,33 @@ canonical_target canonicalize(std::string_view target, const config::path_settin
     out.authority = authority;
     rest = end == std::string_view::npos ? std::string_view{} : after.substr(end);
   }
-  if (rest.find('#') != std::string_view::npos) {
-    out.problem = target_problem::fragment;
-    return out;
+  // One pass over the path: where the query starts, and whether the path is canonical already
+  // (the usual request, answered with a view and no copy).
+  const bool strip_params = settings.path_params == config::path_params_action::ignore;
+  std::size_t q = std::string_view::npos;
+  bool canonical = true;
+  for (std::size_t i = 0; i < rest.size(); ++i) {
+    const auto c = static_cast<unsigned char>(rest[i]);
+    if (c == '?') {
+      q = i;
+      break;
+    }
+    if (c == '#') {
+      out.problem = target_problem::fragment;
+      return out;
+    }
+    if (c <= 0x20 || c >= 0x7f || c == '%' || c == '\\' || (c == ';' && strip_params) ||
+        (c == '/' && i + 1 < rest.size() && (rest[i + 1] == '/' || rest[i + 1] == '.')))
+      canonical = false;
   }
-  const auto q = rest.find('?');
   std::string_view raw = rest.substr(0, q);
   if (q != std::string_view::npos) {
     out.query = rest.substr(q);
     for (const char c : out.query) {
+      if (c == '#') {
+        out.problem = target_problem::fragment;
+        return out;
+      }
       if (is_control(static_cast<unsigned char>(c)) || c == ' ') {
         out.problem = target_problem::control_character;
         return out;
@@ -280,7 +287,7 @@ canonical_target canonicalize(std::string_view target, const config::path_settin
     }
   }
   if (raw.empty()) raw = "/"sv;  // absolute-form with no path: "http://host?x" is "/?x"
-  if (already_canonical(raw, settings)) {
+  if (canonical) {
     out.path = out.match_path = raw;
     return out;
   }

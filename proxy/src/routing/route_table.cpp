@@ -8,7 +8,7 @@ namespace {
 
 char fold(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c | 0x20) : c; }
 
-bool same_text(std::string_view a, std::string_view b, bool fold_case) {
+inline bool same_text(std::string_view a, std::string_view b, bool fold_case) {
   if (a.size() != b.size()) return false;
   if (!fold_case) return a == b;
   for (std::size_t i = 0; i < a.size(); ++i)
@@ -101,19 +101,23 @@ bool route_table::glob_match(const std::vector<glob_token>& glob, std::string_vi
 bool route_table::pattern_matches(const compiled_route& c, std::string_view path) {
   const config::route& r = *c.route;
   const bool fold_case = !r.options.case_sensitive;
+  // A trailing slash that does not count is dropped from the path (exact and glob patterns
+  // were trimmed the same way when compiled).
   const bool trim = r.options.ignore_trailing_slash;
+  std::size_t n = path.size();
+  if (trim && n > 1 && path[n - 1] == '/') --n;
   switch (r.match) {
     case config::match_kind::exact:
-      return same_text(trim ? without_trailing_slash(path) : path, c.pattern, fold_case);
+      return n == c.pattern.size() && same_text(path.substr(0, n), c.pattern, fold_case);
     case config::match_kind::prefix:
       if (path.size() >= c.pattern.size() &&
           same_text(path.substr(0, c.pattern.size()), c.pattern, fold_case))
         return true;
       // prefix /api/admin/ takes /api/admin too when trailing slashes do not count
-      return trim && r.pattern.size() > 1 && r.pattern.back() == '/' &&
-             same_text(path, without_trailing_slash(r.pattern), fold_case);
+      return trim && n == path.size() && n + 1 == c.pattern.size() && c.pattern.back() == '/' &&
+             same_text(path, c.pattern.substr(0, n), fold_case);
     case config::match_kind::glob:
-      return glob_match(c.glob, trim ? without_trailing_slash(path) : path, fold_case);
+      return glob_match(c.glob, path.substr(0, n), fold_case);
   }
   return false;
 }
