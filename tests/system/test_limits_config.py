@@ -85,31 +85,45 @@ def test_per_header_limit_keys_by_header_value_and_falls_back_to_ip(make_sluice)
 
 
 def test_token_bucket_admits_a_burst_then_one_per_interval(make_sluice):
+    # rate 2/second: one token every 500 ms; the bucket holds 4. The exact edges are unit-tested
+    # on the manual clock (tests/unit/limiter/token_bucket_test.cpp); here the wiring is checked
+    # with bounds that a slow machine cannot break: a full bucket admits 4 at once, no prefix of
+    # the run admits more than 4 plus one per 500 ms elapsed since it started, and a token comes
+    # back (within a bounded wait).
     sluice = make_sluice(ROUTES)
     conn = connect(sluice.port, "127.0.0.119")
+    interval = 0.5
     try:
-        # rate 2/second: one token every 500 ms; the bucket holds 4.
-        burst = [send(conn, "GET", "/api/system/ports").status for _ in range(6)]
-        burst_done = time.monotonic()
-        assert burst == [200] * 4 + [429] * 2
-        refused = send(conn, "GET", "/api/system/ports")
-        assert refused.status == 429
-        assert int(refused.header("Retry-After")) == 1  # < 500 ms, rounded up
-        # 600 ms after the burst one token has come back (not two: that takes 1000 ms).
-        time.sleep(max(0.0, burst_done + 0.6 - time.monotonic()))
-        after_one = [send(conn, "GET", "/api/system/ports").status for _ in range(2)]
-        assert after_one == [200, 429]
-        # Over the next 1.5 s, refill is one per 500 ms: polled every 50 ms, that is 3 (+-1 at
-        # the edges), not a second burst.
-        admitted_at = []
-        end = time.monotonic() + 1.5
-        while time.monotonic() < end:
-            if send(conn, "GET", "/api/system/ports").status == 200:
-                admitted_at.append(time.monotonic())
+        start = time.monotonic()
+        sent = []  # (status, time the answer arrived)
+
+        def one():
+            res = send(conn, "GET", "/api/system/ports")
+            sent.append((res.status, time.monotonic()))
+            return res
+
+        burst = [one().status for _ in range(6)]
+        assert burst[:4] == [200] * 4
+        # Requests faster than the refill meet an empty bucket (a few tries bound the wait).
+        refused = next((res for res in (one() for _ in range(20)) if res.status == 429), None)
+        assert refused is not None, sent
+        assert int(refused.header("Retry-After")) == 1  # under 500 ms, rounded up
+        # Poll until a token has come back, then keep polling for a while: refill is one token
+        # per interval, never a second burst.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and sent[-1][0] != 200:
+            one()
             time.sleep(0.05)
-        assert 2 <= len(admitted_at) <= 4, admitted_at
-        gaps = [b - a for a, b in zip(admitted_at, admitted_at[1:])]
-        assert all(gap >= 0.4 for gap in gaps), gaps
+        assert sent[-1][0] == 200, "no token came back within 10 s"
+        polled_until = time.monotonic() + 1.5
+        while time.monotonic() < polled_until:
+            one()
+            time.sleep(0.05)
+        admitted = 0
+        for status, at in sent:
+            admitted += status == 200
+            assert admitted <= 4 + int((at - start) / interval), (admitted, at - start, sent)
+        assert any(status == 429 for status, _ in sent[4:])
     finally:
         conn.close()
 
