@@ -147,3 +147,28 @@ def test_request_id_kept_when_sent_and_generated_when_not(make_sluice):
     logged = sluice.wait_access_entries(lambda e: e["request_id"] in ("test-req-0042",
                                                                       "test-req-0043"), 2)
     assert sorted(e["request_id"] for e in logged) == ["test-req-0042", "test-req-0043"]
+
+
+def test_forwarding_fields_describe_the_client_that_was_judged(make_sluice):
+    sluice = make_sluice(ROUTES + TRUSTED)
+
+    def upstream_saw(source, headers):
+        r = get(sluice.port, "/api/headers", source=source, headers=headers)
+        assert r.status == 200, r.body
+        return r.json()["headers"]
+
+    forged = {"X-Real-IP": "203.0.113.1", "X-Forwarded-Host": "evil.example",
+              "X-Original-URL": "/api/admin/x", "True-Client-IP": "203.0.113.2",
+              "Forwarded": "for=203.0.113.3"}
+    # From a peer that is no trusted proxy: nothing it says about itself reaches the upstream.
+    seen = upstream_saw("127.0.0.61", forged)
+    assert seen["x-real-ip"] == "127.0.0.61"
+    assert seen["x-forwarded-for"] == "127.0.0.61"
+    for name in ("x-forwarded-host", "x-original-url", "true-client-ip", "forwarded"):
+        assert name not in seen, (name, seen)
+    # From a trusted proxy that wrote only Forwarded: the client is its for=, and the upstream's
+    # X-Forwarded-For and X-Real-IP say so.
+    seen = upstream_saw("127.0.0.1", {"Forwarded": 'for="203.0.113.7:4711", for=127.0.0.1'})
+    assert seen["x-real-ip"] == "203.0.113.7"
+    assert seen["x-forwarded-for"] == "203.0.113.7, 127.0.0.1, 127.0.0.1"
+    assert seen["forwarded"] == 'for="203.0.113.7:4711", for=127.0.0.1'
