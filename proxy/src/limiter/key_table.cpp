@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <cstring>
 
 #include <boost/unordered/unordered_flat_map.hpp>
 
@@ -59,6 +60,16 @@ struct limit_record {
   std::array<list, segment_count> lists{};
 };
 
+// Two 8-byte compares; std::array's == calls memcmp here.
+bool same_value(const std::array<std::uint8_t, 16>& a, const std::array<std::uint8_t, 16>& b) {
+  std::uint64_t a0, a1, b0, b1;
+  std::memcpy(&a0, a.data(), 8);
+  std::memcpy(&a1, a.data() + 8, 8);
+  std::memcpy(&b0, b.data(), 8);
+  std::memcpy(&b1, b.data() + 8, 8);
+  return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+}
+
 bool holds_state(const limit_state& s, time_ns now) {
   return s.in_flight_ > 0 || now < s.expires_at_;
 }
@@ -93,8 +104,10 @@ struct key_table::shard {
 
   void push_front(std::uint32_t i, segment seg) {
     entry& e = at(i);
+    // The slot is read before the segment is written: a load over a narrower store still in
+    // flight stalls until it lands (a store-forwarding failure, measured on the hit path).
+    list& l = limits[e.limit_slot].lists[seg];
     e.seg = seg;
-    list& l = list_of(e);
     e.prev = npos;
     e.next = l.head;
     if (l.head != npos) at(l.head).prev = i;
@@ -129,7 +142,7 @@ struct key_table::shard {
   std::uint32_t lookup(const limit_key& k, std::uint64_t h) const {
     for (std::uint32_t i = buckets[h & (buckets.size() - 1)]; i != npos;) {
       const entry& e = at(i);
-      if (e.value == k.value && limits[e.limit_slot].id == k.limit_id) return i;
+      if (same_value(e.value, k.value) && limits[e.limit_slot].id == k.limit_id) return i;
       i = e.chain;
     }
     return npos;

@@ -1,0 +1,180 @@
+// key_table_bench: what the limiter's key table costs per decision and per key, measured on the
+// limiter itself (no sockets, manual time), for the code as it stands and, when the build was
+// configured with -DSLUICE_BENCH_BASELINE=<git revision>, for that revision's limiter too, in the
+// same process, rounds interleaved, so the two are compared under the same machine noise.
+//
+//   key_table_bench [--rounds N] [--sizes 100000,1000000] [--ops N]
+//
+// Per table size (max_keys): ns per acquire() that finds its key (token bucket, admitted; and
+// sliding window, refused), ns per acquire() of a new key with the table full of live keys (each
+// one evicts), all the median of the rounds; and bytes per key with the table filled with keys
+// holding one admission each, as heap bytes in use (mallinfo2) and as resident memory, each
+// measured in a forked child so one variant's freed memory cannot hide in the other's figure.
+// Built with the project, never run by ctest: it takes a minute and its numbers are timings.
+
+#include <malloc.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "key_table_bench.hpp"
+
+namespace {
+
+struct options {
+  int rounds = 5;
+  std::vector<std::uint64_t> sizes{100'000, 1'000'000};
+  std::uint64_t ops = 2'000'000;  // per hit measurement; inserts: max(ops, 2 * max_keys)
+};
+
+options parse(int argc, char** argv) {
+  options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
+    if (a == "--rounds" && v) {
+      o.rounds = std::max(1, std::atoi(v));
+      ++i;
+    } else if (a == "--ops" && v) {
+      o.ops = std::strtoull(v, nullptr, 10);
+      ++i;
+    } else if (a == "--sizes" && v) {
+      o.sizes.clear();
+      for (const char* p = v; *p;) {
+        char* end;
+        o.sizes.push_back(std::strtoull(p, &end, 10));
+        p = *end == ',' ? end + 1 : end;
+        if (end == p && *p) break;
+      }
+      ++i;
+    } else {
+      std::fprintf(stderr, "usage: key_table_bench [--rounds N] [--sizes A,B,...] [--ops N]\n");
+      std::exit(2);
+    }
+  }
+  return o;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+std::uint64_t rss_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  std::uint64_t pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return resident * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+struct memory {
+  double heap_per_key = 0;
+  double rss_per_key = 0;
+};
+
+// Fills a table in a child process; the child reports its heap and RSS growth through a pipe.
+memory measure_memory(const kt_bench::variant& v, std::uint64_t max_keys) {
+  int fds[2];
+  if (pipe(fds) != 0) std::abort();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    const struct mallinfo2 m = mallinfo2();
+    const std::uint64_t heap0 = m.uordblks + m.hblkhd, rss0 = rss_bytes();
+    const std::uint64_t heap1 = v.fill(max_keys);
+    const std::uint64_t out[2] = {heap1 - heap0, rss_bytes() - rss0};
+    if (write(fds[1], out, sizeof out) != sizeof out) _exit(1);
+    _exit(0);
+  }
+  close(fds[1]);
+  std::uint64_t in[2] = {0, 0};
+  const bool ok = read(fds[0], in, sizeof in) == sizeof in;
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!ok) return {};
+  const auto keys = static_cast<double>(max_keys);
+  return {static_cast<double>(in[0]) / keys, static_cast<double>(in[1]) / keys};
+}
+
+struct figures {
+  std::vector<double> hit, refused_hit, insert;
+  memory mem;
+};
+
+void print_row(const char* what, const char* unit, double cur, const double* base) {
+  if (base)
+    std::printf("| %s | %.1f %s | %.1f %s | %.2f |\n", what, cur, unit, *base, unit, cur / *base);
+  else
+    std::printf("| %s | %.1f %s |\n", what, cur, unit);
+}
+
+}  // namespace
+
+#ifdef KT_BENCH_HAVE_BASELINE
+constexpr bool have_baseline = true;
+#else
+constexpr bool have_baseline = false;
+namespace kt_bench {
+const variant baseline_variant = {"baseline", nullptr, nullptr, nullptr, nullptr};
+}  // namespace kt_bench
+#endif
+
+int main(int argc, char** argv) {
+  const options o = parse(argc, argv);
+  std::vector<const kt_bench::variant*> variants{&kt_bench::current_variant};
+  if (have_baseline) variants.push_back(&kt_bench::baseline_variant);
+
+  // Memory first, each in a child forked before the timings have grown this process's heap (a
+  // child reusing freed pages it inherited would show less resident memory than it uses).
+  std::vector<std::vector<memory>> mem(o.sizes.size());
+  for (std::size_t s = 0; s < o.sizes.size(); ++s)
+    for (const auto* v : variants) mem[s].push_back(measure_memory(*v, o.sizes[s]));
+
+  for (std::size_t s = 0; s < o.sizes.size(); ++s) {
+    const std::uint64_t max_keys = o.sizes[s];
+    std::vector<figures> f(variants.size());
+    for (std::size_t i = 0; i < variants.size(); ++i) f[i].mem = mem[s][i];
+    const std::uint64_t insert_ops = std::max(o.ops, 2 * max_keys);
+    for (int round = 0; round < o.rounds; ++round) {
+      // Alternate which variant goes first, so neither always runs on a warmer machine.
+      for (std::size_t j = 0; j < variants.size(); ++j) {
+        const std::size_t i = (j + static_cast<std::size_t>(round)) % variants.size();
+        const kt_bench::variant& v = *variants[i];
+        f[i].hit.push_back(v.hit_ns(max_keys, o.ops));
+        f[i].refused_hit.push_back(v.refused_hit_ns(max_keys, o.ops));
+        f[i].insert.push_back(v.insert_ns(max_keys, insert_ops));
+        std::fprintf(stderr, "max_keys %llu round %d %s: hit %.1f, refused hit %.1f, insert %.1f ns\n",
+                     static_cast<unsigned long long>(max_keys), round + 1, v.name,
+                     f[i].hit.back(), f[i].refused_hit.back(), f[i].insert.back());
+      }
+    }
+
+    std::fflush(stderr);
+    std::printf("\nmax_keys %llu, median of %d rounds\n\n",
+                static_cast<unsigned long long>(max_keys), o.rounds);
+    if (have_baseline)
+      std::printf("| | current | baseline | current / baseline |\n| --- | ---: | ---: | ---: |\n");
+    else
+      std::printf("| | current |\n| --- | ---: |\n");
+    auto row = [&](const char* what, const char* unit, auto get) {
+      const double cur = get(f[0]);
+      double base = have_baseline ? get(f[1]) : 0;
+      print_row(what, unit, cur, have_baseline ? &base : nullptr);
+    };
+    row("acquire, key found (token bucket, admitted)", "ns", [](const figures& x) { return median(x.hit); });
+    row("acquire, key found (sliding window, refused)", "ns", [](const figures& x) { return median(x.refused_hit); });
+    row("acquire, new key at the bound (evicts a live key)", "ns", [](const figures& x) { return median(x.insert); });
+    row("heap per key, one admission each (mallinfo2)", "B", [](const figures& x) { return x.mem.heap_per_key; });
+    row("resident memory per key (VmRSS)", "B", [](const figures& x) { return x.mem.rss_per_key; });
+  }
+  return 0;
+}
