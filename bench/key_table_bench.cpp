@@ -3,12 +3,17 @@
 // configured with -DSLUICE_BENCH_BASELINE=<git revision>, for that revision's limiter too, in the
 // same process, rounds interleaved, so the two are compared under the same machine noise.
 //
-//   key_table_bench [--rounds N] [--sizes 100000,1000000] [--ops N]
+//   key_table_bench [--rounds N] [--sizes 100000,1000000] [--ops N] [--only hit|refused|insert]
+//                   [--variant current|baseline]
+//
+// --only and --variant narrow a run to one measurement of one variant, for a profiler (perf
+// stat, perf record) to look at; they skip the memory figures.
 //
 // Per table size (max_keys): ns per acquire() that finds its key (token bucket, admitted; and
 // sliding window, refused), ns per acquire() of a new key with the table full of live keys (each
-// one evicts), all the median of the rounds; and bytes per key with the table filled with keys
-// holding one admission each, as heap bytes in use (mallinfo2) and as resident memory, each
+// one evicts), all the median of the rounds; and bytes per key held with the table filled to its
+// bound with keys holding one admission each, as heap bytes in use (mallinfo2) and as resident
+// memory, each
 // measured in a forked child so one variant's freed memory cannot hide in the other's figure.
 // Built with the project, never run by ctest: it takes a minute and its numbers are timings.
 
@@ -32,6 +37,8 @@ struct options {
   int rounds = 5;
   std::vector<std::uint64_t> sizes{100'000, 1'000'000};
   std::uint64_t ops = 2'000'000;  // per hit measurement; inserts: max(ops, 2 * max_keys)
+  std::string only;                // empty: every measurement
+  std::string variant;             // empty: every variant built in
 };
 
 options parse(int argc, char** argv) {
@@ -45,6 +52,13 @@ options parse(int argc, char** argv) {
     } else if (a == "--ops" && v) {
       o.ops = std::strtoull(v, nullptr, 10);
       ++i;
+    } else if (a == "--only" && v && (std::string(v) == "hit" || std::string(v) == "refused" ||
+                                      std::string(v) == "insert")) {
+      o.only = v;
+      ++i;
+    } else if (a == "--variant" && v) {
+      o.variant = v;
+      ++i;
     } else if (a == "--sizes" && v) {
       o.sizes.clear();
       for (const char* p = v; *p;) {
@@ -55,7 +69,8 @@ options parse(int argc, char** argv) {
       }
       ++i;
     } else {
-      std::fprintf(stderr, "usage: key_table_bench [--rounds N] [--sizes A,B,...] [--ops N]\n");
+      std::fprintf(stderr, "usage: key_table_bench [--rounds N] [--sizes A,B,...] [--ops N] "
+                           "[--only hit|refused|insert] [--variant current|baseline]\n");
       std::exit(2);
     }
   }
@@ -89,19 +104,20 @@ memory measure_memory(const kt_bench::variant& v, std::uint64_t max_keys) {
     close(fds[0]);
     const struct mallinfo2 m = mallinfo2();
     const std::uint64_t heap0 = m.uordblks + m.hblkhd, rss0 = rss_bytes();
-    const std::uint64_t heap1 = v.fill(max_keys);
-    const std::uint64_t out[2] = {heap1 - heap0, rss_bytes() - rss0};
+    std::uint64_t held = 0;
+    const std::uint64_t heap1 = v.fill(max_keys, held);
+    const std::uint64_t out[3] = {heap1 - heap0, rss_bytes() - rss0, held};
     if (write(fds[1], out, sizeof out) != sizeof out) _exit(1);
     _exit(0);
   }
   close(fds[1]);
-  std::uint64_t in[2] = {0, 0};
+  std::uint64_t in[3] = {0, 0, 0};
   const bool ok = read(fds[0], in, sizeof in) == sizeof in;
   close(fds[0]);
   int status = 0;
   waitpid(pid, &status, 0);
-  if (!ok) return {};
-  const auto keys = static_cast<double>(max_keys);
+  if (!ok || in[2] == 0) return {};
+  const auto keys = static_cast<double>(in[2]);
   return {static_cast<double>(in[0]) / keys, static_cast<double>(in[1]) / keys};
 }
 
@@ -130,8 +146,28 @@ const variant baseline_variant = {"baseline", nullptr, nullptr, nullptr, nullptr
 
 int main(int argc, char** argv) {
   const options o = parse(argc, argv);
-  std::vector<const kt_bench::variant*> variants{&kt_bench::current_variant};
-  if (have_baseline) variants.push_back(&kt_bench::baseline_variant);
+  std::vector<const kt_bench::variant*> variants;
+  for (const auto* v : {&kt_bench::current_variant, &kt_bench::baseline_variant})
+    if ((v == &kt_bench::current_variant || have_baseline) && (o.variant.empty() || o.variant == v->name))
+      variants.push_back(v);
+  if (variants.empty()) {
+    std::fprintf(stderr, "key_table_bench: no variant \"%s\" in this build\n", o.variant.c_str());
+    return 2;
+  }
+  if (!o.only.empty() || !o.variant.empty()) {
+    // One measurement for a profiler: no memory children, no table.
+    for (const std::uint64_t max_keys : o.sizes)
+      for (int round = 0; round < o.rounds; ++round)
+        for (const auto* v : variants) {
+          const double ns = o.only == "refused" ? v->refused_hit_ns(max_keys, o.ops)
+                            : o.only == "insert" ? v->insert_ns(max_keys, std::max(o.ops, 2 * max_keys))
+                                                 : v->hit_ns(max_keys, o.ops);
+          std::printf("%s max_keys %llu %s: %.1f ns\n", v->name,
+                      static_cast<unsigned long long>(max_keys),
+                      o.only.empty() ? "hit" : o.only.c_str(), ns);
+        }
+    return 0;
+  }
 
   // Memory first, each in a child forked before the timings have grown this process's heap (a
   // child reusing freed pages it inherited would show less resident memory than it uses).

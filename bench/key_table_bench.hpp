@@ -17,8 +17,9 @@ struct variant {
   double (*refused_hit_ns)(std::uint64_t max_keys, std::uint64_t ops);
   /// ns per limiter::acquire of a key never seen, with the table full of live keys (each evicts).
   double (*insert_ns)(std::uint64_t max_keys, std::uint64_t ops);
-  /// Fills a table of `max_keys` with keys holding one admission each; heap bytes then in use.
-  std::uint64_t (*fill)(std::uint64_t max_keys);
+  /// Fills a table of `max_keys` to its bound (every shard full) with keys holding one admission
+  /// each and leaves it allocated; sets `held` to the keys it holds, returns heap bytes in use.
+  std::uint64_t (*fill)(std::uint64_t max_keys, std::uint64_t& held);
 };
 
 /// The limiter as it stands.

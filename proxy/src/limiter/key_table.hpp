@@ -2,9 +2,10 @@
 // The bounded table of per-key limiter state, shared by every worker thread.
 //
 // Sharded by key hash, one mutex per shard, so workers rarely meet. Within a shard, entries live
-// in fixed chunks (stable addresses, no reallocation spikes), an intrusive chained hash maps keys
-// to entries, and each limit's keys sit on three intrusive lists: probation (seen once),
-// protected (seen twice or more) and limited (found refused by an eviction's scan).
+// in fixed chunks (stable addresses, no reallocation spikes), an open-addressing index of tagged
+// entry numbers maps keys to entries, and each limit's keys sit on three intrusive lists:
+// probation (seen once), protected (seen twice or more) and limited (found refused by an
+// eviction's scan).
 //
 // At the bound, what goes is chosen so that a flood of new keys (each seen once) cannot reset a
 // key with more at stake, and a flood on one limit cannot push out the keys of another:
@@ -45,7 +46,8 @@ struct key_table_stats {
 /// Sharded, bounded map from limit_key to limit_state; scan-resistant, per-limit fair eviction.
 class key_table {
  public:
-  /// Bound of `max_keys` entries in all; `shards` is rounded down to a power of two, at least 1.
+  /// Bound of `max_keys` entries in all (at most 2^24 a shard); `shards` is rounded down to a
+  /// power of two, at least 1.
   key_table(std::uint64_t max_keys, unsigned shards);
   ~key_table();
   key_table(const key_table&) = delete;
@@ -61,8 +63,9 @@ class key_table {
   /// The state for `key`, or nullptr; not a use (moves nothing between lists). Shard locked.
   limit_state* find(const limit_key& key);
   /// The state for `key`, created empty if absent (may drop or evict another entry); a use: a
-  /// key found is protected from then on. nullptr only when the shard is full of in-flight keys
-  /// (or of in-flight keys and keys the scan could not reach). Shard must be locked.
+  /// key found is protected from then on. nullptr only when nothing in the shard could make room
+  /// (every key in flight) or the index could not place the key (only keys made to collide).
+  /// Shard must be locked.
   limit_state* find_or_insert(const limit_key& key, time_ns now);
 
   /// Calls `fn` on every entry, locking each shard in turn; the caller holds no shard lock, and
