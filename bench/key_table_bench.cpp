@@ -11,7 +11,8 @@
 //
 // Per table size (max_keys): ns per acquire() that finds its key (token bucket, admitted; and
 // sliding window, refused), ns per acquire() of a new key with the table full of live keys (each
-// one evicts), all the median of the rounds; and bytes per key held with the table filled to its
+// one evicts), each the median of the rounds, where a round builds one table per variant and
+// times them in turns of 20,000 calls; and bytes per key held with the table filled to its
 // bound with keys holding one admission each, as heap bytes in use (mallinfo2) and as resident
 // memory, each
 // measured in a forked child so one variant's freed memory cannot hide in the other's figure.
@@ -36,7 +37,7 @@ namespace {
 struct options {
   int rounds = 5;
   std::vector<std::uint64_t> sizes{100'000, 1'000'000};
-  std::uint64_t ops = 2'000'000;  // per hit measurement; inserts: max(ops, 2 * max_keys)
+  std::uint64_t ops = 2'000'000;  // timed acquire() calls per workload, round and variant
   std::string only;                // empty: every measurement
   std::string variant;             // empty: every variant built in
 };
@@ -121,16 +122,43 @@ memory measure_memory(const kt_bench::variant& v, std::uint64_t max_keys) {
   return {static_cast<double>(in[0]) / keys, static_cast<double>(in[1]) / keys};
 }
 
-struct figures {
-  std::vector<double> hit, refused_hit, insert;
-  memory mem;
-};
-
 void print_row(const char* what, const char* unit, double cur, const double* base) {
   if (base)
     std::printf("| %s | %.1f %s | %.1f %s | %.2f |\n", what, cur, unit, *base, unit, cur / *base);
   else
     std::printf("| %s | %.1f %s |\n", what, cur, unit);
+}
+
+// Ops per timed slice: the variants take turns every slice (about 5 to 20 ms), so a burst of other
+// work on this shared machine lands on both rather than on one variant's whole measurement.
+constexpr std::uint64_t slice_ops = 20'000;
+
+constexpr kt_bench::workload workloads[] = {kt_bench::workload::hit,
+                                            kt_bench::workload::refused_hit,
+                                            kt_bench::workload::insert};
+constexpr const char* workload_names[] = {"hit", "refused", "insert"};
+
+// One round of workload `w`: a table per variant, all alive at once, timed in alternating slices.
+// Nanoseconds per op for each variant, -1 where a variant did not do what the workload says.
+std::vector<double> round_of(const std::vector<const kt_bench::variant*>& variants,
+                             kt_bench::workload w, std::uint64_t max_keys, std::uint64_t ops) {
+  std::vector<void*> benches;
+  for (const auto* v : variants) benches.push_back(v->make(w, max_keys));
+  std::vector<double> ns(variants.size(), 0);
+  std::uint64_t done = 0;
+  for (std::uint64_t slice = 0; done < ops; ++slice) {
+    const std::uint64_t n = std::min(slice_ops, ops - done);
+    for (std::size_t j = 0; j < variants.size(); ++j) {
+      const std::size_t i = slice % 2 ? variants.size() - 1 - j : j;  // ABBA: no variant always first
+      ns[i] += variants[i]->run(benches[i], n);
+    }
+    done += n;
+  }
+  for (std::size_t i = 0; i < variants.size(); ++i) {
+    ns[i] = variants[i]->valid(benches[i]) ? ns[i] / static_cast<double>(ops) : -1;
+    variants[i]->destroy(benches[i]);
+  }
+  return ns;
 }
 
 }  // namespace
@@ -140,7 +168,7 @@ constexpr bool have_baseline = true;
 #else
 constexpr bool have_baseline = false;
 namespace kt_bench {
-const variant baseline_variant = {"baseline", nullptr, nullptr, nullptr, nullptr};
+const variant baseline_variant = {"baseline", nullptr, nullptr, nullptr, nullptr, nullptr};
 }  // namespace kt_bench
 #endif
 
@@ -155,17 +183,17 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (!o.only.empty() || !o.variant.empty()) {
-    // One measurement for a profiler: no memory children, no table.
+    // One workload for a profiler: no memory children, no table.
     for (const std::uint64_t max_keys : o.sizes)
-      for (int round = 0; round < o.rounds; ++round)
-        for (const auto* v : variants) {
-          const double ns = o.only == "refused" ? v->refused_hit_ns(max_keys, o.ops)
-                            : o.only == "insert" ? v->insert_ns(max_keys, std::max(o.ops, 2 * max_keys))
-                                                 : v->hit_ns(max_keys, o.ops);
-          std::printf("%s max_keys %llu %s: %.1f ns\n", v->name,
-                      static_cast<unsigned long long>(max_keys),
-                      o.only.empty() ? "hit" : o.only.c_str(), ns);
+      for (std::size_t k = 0; k < std::size(workloads); ++k) {
+        if (!o.only.empty() && o.only != workload_names[k]) continue;
+        for (int round = 0; round < o.rounds; ++round) {
+          const auto ns = round_of(variants, workloads[k], max_keys, o.ops);
+          for (std::size_t i = 0; i < variants.size(); ++i)
+            std::printf("%s max_keys %llu %s: %.1f ns\n", variants[i]->name,
+                        static_cast<unsigned long long>(max_keys), workload_names[k], ns[i]);
         }
+      }
     return 0;
   }
 
@@ -177,22 +205,19 @@ int main(int argc, char** argv) {
 
   for (std::size_t s = 0; s < o.sizes.size(); ++s) {
     const std::uint64_t max_keys = o.sizes[s];
-    std::vector<figures> f(variants.size());
-    for (std::size_t i = 0; i < variants.size(); ++i) f[i].mem = mem[s][i];
-    const std::uint64_t insert_ops = std::max(o.ops, 2 * max_keys);
-    for (int round = 0; round < o.rounds; ++round) {
-      // Alternate which variant goes first, so neither always runs on a warmer machine.
-      for (std::size_t j = 0; j < variants.size(); ++j) {
-        const std::size_t i = (j + static_cast<std::size_t>(round)) % variants.size();
-        const kt_bench::variant& v = *variants[i];
-        f[i].hit.push_back(v.hit_ns(max_keys, o.ops));
-        f[i].refused_hit.push_back(v.refused_hit_ns(max_keys, o.ops));
-        f[i].insert.push_back(v.insert_ns(max_keys, insert_ops));
-        std::fprintf(stderr, "max_keys %llu round %d %s: hit %.1f, refused hit %.1f, insert %.1f ns\n",
-                     static_cast<unsigned long long>(max_keys), round + 1, v.name,
-                     f[i].hit.back(), f[i].refused_hit.back(), f[i].insert.back());
+    // times[workload][variant]: one figure per round.
+    std::vector<std::vector<std::vector<double>>> times(
+        std::size(workloads), std::vector<std::vector<double>>(variants.size()));
+    for (int round = 0; round < o.rounds; ++round)
+      for (std::size_t k = 0; k < std::size(workloads); ++k) {
+        const auto ns = round_of(variants, workloads[k], max_keys, o.ops);
+        for (std::size_t i = 0; i < variants.size(); ++i) {
+          times[k][i].push_back(ns[i]);
+          std::fprintf(stderr, "max_keys %llu round %d %s %s: %.1f ns\n",
+                       static_cast<unsigned long long>(max_keys), round + 1, workload_names[k],
+                       variants[i]->name, ns[i]);
+        }
       }
-    }
 
     std::fflush(stderr);
     std::printf("\nmax_keys %llu, median of %d rounds\n\n",
@@ -201,16 +226,17 @@ int main(int argc, char** argv) {
       std::printf("| | current | baseline | current / baseline |\n| --- | ---: | ---: | ---: |\n");
     else
       std::printf("| | current |\n| --- | ---: |\n");
-    auto row = [&](const char* what, const char* unit, auto get) {
-      const double cur = get(f[0]);
-      double base = have_baseline ? get(f[1]) : 0;
+    auto row = [&](const char* what, const char* unit, double cur, double base) {
       print_row(what, unit, cur, have_baseline ? &base : nullptr);
     };
-    row("acquire, key found (token bucket, admitted)", "ns", [](const figures& x) { return median(x.hit); });
-    row("acquire, key found (sliding window, refused)", "ns", [](const figures& x) { return median(x.refused_hit); });
-    row("acquire, new key at the bound (evicts a live key)", "ns", [](const figures& x) { return median(x.insert); });
-    row("heap per key, one admission each (mallinfo2)", "B", [](const figures& x) { return x.mem.heap_per_key; });
-    row("resident memory per key (VmRSS)", "B", [](const figures& x) { return x.mem.rss_per_key; });
+    auto med = [&](std::size_t k, std::size_t i) { return i < variants.size() ? median(times[k][i]) : 0; };
+    row("acquire, key found (token bucket, admitted)", "ns", med(0, 0), med(0, 1));
+    row("acquire, key found (sliding window, refused)", "ns", med(1, 0), med(1, 1));
+    row("acquire, new key at the bound (evicts a live key)", "ns", med(2, 0), med(2, 1));
+    row("heap per key, one admission each (mallinfo2)", "B", mem[s][0].heap_per_key,
+        have_baseline ? mem[s][1].heap_per_key : 0);
+    row("resident memory per key (VmRSS)", "B", mem[s][0].rss_per_key,
+        have_baseline ? mem[s][1].rss_per_key : 0);
   }
   return 0;
 }

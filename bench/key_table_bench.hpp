@@ -8,15 +8,21 @@
 
 namespace kt_bench {
 
+/// What is timed: acquire() calls that find their key admitted (token bucket) or refused
+/// (sliding window), or that bring a new key to a table full of live keys (each one evicts).
+enum class workload { hit, refused_hit, insert };
+
 /// One build of the limiter's key table, as the bench drives it.
 struct variant {
   const char* name;  ///< "current" or "baseline"
-  /// ns per limiter::acquire that finds its key (token bucket, admitted), over a full table.
-  double (*hit_ns)(std::uint64_t max_keys, std::uint64_t ops);
-  /// ns per limiter::acquire that finds its key already refused (sliding window, 1/hour).
-  double (*refused_hit_ns)(std::uint64_t max_keys, std::uint64_t ops);
-  /// ns per limiter::acquire of a key never seen, with the table full of live keys (each evicts).
-  double (*insert_ns)(std::uint64_t max_keys, std::uint64_t ops);
+  /// A limiter of `max_keys` set up for `w` (filled, warmed); owned by the caller.
+  void* (*make)(workload w, std::uint64_t max_keys);
+  /// Times `ops` more acquire() calls of the workload on it; nanoseconds in all.
+  double (*run)(void* bench, std::uint64_t ops);
+  /// Whether every call so far did what the workload says (all hits, all evictions, ...).
+  bool (*valid)(const void* bench);
+  /// Frees what make() built.
+  void (*destroy)(void* bench);
   /// Fills a table of `max_keys` to its bound (every shard full) with keys holding one admission
   /// each and leaves it allocated; sets `held` to the keys it holds, returns heap bytes in use.
   std::uint64_t (*fill)(std::uint64_t max_keys, std::uint64_t& held);

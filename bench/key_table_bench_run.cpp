@@ -3,6 +3,7 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <bit>
 #include <chrono>
 #include <cstring>
@@ -54,27 +55,11 @@ sluice::config::route one_limit_route(sluice::config::algorithm algo, std::uint6
   return r;
 }
 
-// The keys of a route's one limit, n = 0..: each request carries one.
-struct keyed {
-  const sluice::config::route& route;
-  rate_limiter& lim;
-  bool acquire(std::uint64_t n, time_ns now) {
-    const limit_key k = key_of(1, n);
-    return lim.acquire(route, std::span<const limit_key>(&k, 1), now).allowed();
-  }
-};
-
-double ns_per_op(std::chrono::steady_clock::time_point start, std::uint64_t ops) {
-  return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start)
-             .count() /
-         static_cast<double>(ops);
-}
-
 // Visits the resident keys in a scattered order (a full-period LCG over a power of two, folded
 // into [0, keys)), so consecutive hits do not share cache lines.
 struct scattered {
   std::uint64_t keys, mask, x = 0;
-  explicit scattered(std::uint64_t k) : keys(k), mask(std::bit_ceil(k) - 1) {}
+  explicit scattered(std::uint64_t k) : keys(k), mask(std::bit_ceil(std::max<std::uint64_t>(k, 1)) - 1) {}
   std::uint64_t next() {
     do x = (x * 6364136223846793005ull + 1442695040888963407ull) & mask;
     while (x >= keys);
@@ -82,70 +67,77 @@ struct scattered {
   }
 };
 
-// The timed loops, kept out of line so that a profiler can be told to count only them
-// (valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*timed_*').
-[[gnu::noinline]] double timed_hits(keyed& k, scattered& order, std::uint64_t ops, time_ns& now,
-                                    std::uint64_t& admitted) {
-  admitted = 0;
-  const auto start = std::chrono::steady_clock::now();
-  for (std::uint64_t i = 0; i < ops; ++i) admitted += k.acquire(order.next(), now += 1000);
-  return ns_per_op(start, ops);
-}
-
-[[gnu::noinline]] double timed_inserts(keyed& k, std::uint64_t first, std::uint64_t ops,
-                                       time_ns& now) {
-  const auto start = std::chrono::steady_clock::now();
-  for (std::uint64_t n = first; n < first + ops; ++n) k.acquire(n, now += 1000);
-  return ns_per_op(start, ops);
-}
-
-// Hits run over three quarters of max_keys resident keys: the shards fill unevenly, and at the
-// full bound some would be evicting, which is the insert case below, not a hit.
-std::uint64_t resident_for(std::uint64_t max_keys) { return max_keys / 4 * 3; }
-
-// Inserts keys 0..resident-1, then uses each once in the scattered order (so every key has been
-// used twice, as a returning client's is), then times `ops` more uses.
-double time_hits(const sluice::config::route& r, std::uint64_t max_keys, std::uint64_t ops,
-                 std::uint64_t& admitted) {
-  rate_limiter lim(max_keys);
-  keyed k{r, lim};
-  const std::uint64_t resident = resident_for(max_keys);
+// One workload on one limiter, between timed slices.
+struct bench {
+  kt_bench::workload w;
+  sluice::config::route route;
+  rate_limiter lim;
+  std::uint64_t resident;   // hits: the keys held; inserts: the next new key number
+  scattered order;
   time_ns now = hour_ns;
-  for (std::uint64_t n = 0; n < resident; ++n) k.acquire(n, now += 1000);
-  scattered order(resident);
-  for (std::uint64_t i = 0; i < resident; ++i) k.acquire(order.next(), now += 1000);
-  const double ns = timed_hits(k, order, ops, now, admitted);
-  const auto st = lim.table_stats();
-  return st.evictions == 0 && st.expired_dropped == 0 && st.size == resident ? ns : -1;
+  std::uint64_t ops_done = 0, admitted = 0, evictions_before = 0;
+
+  bench(kt_bench::workload work, sluice::config::route r, std::uint64_t max_keys)
+      : w(work), route(std::move(r)), lim(max_keys),
+        // Hits run over three quarters of max_keys: the shards fill unevenly, and at the full
+        // bound some would be evicting, which is the insert workload, not a hit.
+        resident(w == kt_bench::workload::insert ? 2 * max_keys : max_keys / 4 * 3),
+        order(resident) {}
+
+  bool acquire(std::uint64_t n) {
+    const limit_key k = key_of(1, n);
+    return lim.acquire(route, std::span<const limit_key>(&k, 1), now += 1000).allowed();
+  }
+};
+
+void* make(kt_bench::workload w, std::uint64_t max_keys) {
+  using sluice::config::algorithm;
+  // Hits admitted: a bucket that never runs dry nor fills up again while the bench runs (10^9
+  // an hour). Refused hits and inserts: 1/hour, so every key stays live and each new one evicts.
+  auto route = w == kt_bench::workload::hit
+                   ? one_limit_route(algorithm::token_bucket, 1'000'000'000, 1h)
+                   : one_limit_route(algorithm::sliding_window, 1, 1h);
+  auto* b = new bench(w, std::move(route), max_keys);
+  // Inserts: twice max_keys keys in, so every shard is at its bound. Hits: the resident keys,
+  // then each used once more in the scattered order (used twice, as a returning client's is).
+  for (std::uint64_t n = 0; n < b->resident; ++n) b->acquire(n);
+  if (w != kt_bench::workload::insert)
+    for (std::uint64_t i = 0; i < b->resident; ++i) b->acquire(b->order.next());
+  b->evictions_before = b->lim.table_stats().evictions;
+  return b;
 }
 
-double hit_ns(std::uint64_t max_keys, std::uint64_t ops) {
-  // A bucket that never runs dry and never fills up again while the bench runs: 10^9 an hour.
-  const auto r = one_limit_route(sluice::config::algorithm::token_bucket, 1'000'000'000, 1h);
+// The timed loop, kept out of line so that a profiler can be told to count only it
+// (valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*timed_run*').
+[[gnu::noinline]] double timed_run(void* p, std::uint64_t ops) {
+  auto& b = *static_cast<bench*>(p);
   std::uint64_t admitted = 0;
-  const double ns = time_hits(r, max_keys, ops, admitted);
-  return admitted == ops ? ns : -1;
+  const auto start = std::chrono::steady_clock::now();
+  if (b.w == kt_bench::workload::insert)
+    for (std::uint64_t i = 0; i < ops; ++i) admitted += b.acquire(b.resident++);
+  else
+    for (std::uint64_t i = 0; i < ops; ++i) admitted += b.acquire(b.order.next());
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  b.ops_done += ops;
+  b.admitted += admitted;
+  return std::chrono::duration<double, std::nano>(elapsed).count();
 }
 
-double refused_hit_ns(std::uint64_t max_keys, std::uint64_t ops) {
-  const auto r = one_limit_route(sluice::config::algorithm::sliding_window, 1, 1h);
-  std::uint64_t admitted = 0;
-  const double ns = time_hits(r, max_keys, ops, admitted);
-  return admitted == 0 ? ns : -1;
+bool valid(const void* p) {
+  const auto& b = *static_cast<const bench*>(p);
+  const auto st = b.lim.table_stats();
+  switch (b.w) {
+    case kt_bench::workload::hit:
+      return b.admitted == b.ops_done && st.evictions == 0 && st.size == b.resident;
+    case kt_bench::workload::refused_hit:
+      return b.admitted == 0 && st.evictions == 0 && st.size == b.resident;
+    case kt_bench::workload::insert:
+      return b.admitted == b.ops_done && st.evictions - b.evictions_before == b.ops_done;
+  }
+  return false;
 }
 
-double insert_ns(std::uint64_t max_keys, std::uint64_t ops) {
-  // 1/hour: every key stays live for the whole run, so once every shard is at its bound (twice
-  // max_keys keys in), each new key evicts one.
-  const auto r = one_limit_route(sluice::config::algorithm::sliding_window, 1, 1h);
-  rate_limiter lim(max_keys);
-  keyed k{r, lim};
-  time_ns now = hour_ns;
-  for (std::uint64_t n = 0; n < 2 * max_keys; ++n) k.acquire(n, now += 1000);
-  const std::uint64_t before = lim.table_stats().evictions;
-  const double ns = timed_inserts(k, 2 * max_keys, ops, now);
-  return lim.table_stats().evictions - before == ops ? ns : -1;
-}
+void destroy(void* p) { delete static_cast<bench*>(p); }
 
 std::uint64_t heap_in_use() {
   const struct mallinfo2 m = mallinfo2();
@@ -153,18 +145,14 @@ std::uint64_t heap_in_use() {
 }
 
 std::uint64_t fill(std::uint64_t max_keys, std::uint64_t& held) {
-  const auto r = one_limit_route(sluice::config::algorithm::sliding_window, 1, 1h);
-  auto* lim = new rate_limiter(max_keys);  // left for the caller's process to measure, then exit
-  keyed k{r, *lim};
-  time_ns now = hour_ns;
-  // Twice max_keys keys: the shards fill unevenly, and only then is every one at its bound.
-  for (std::uint64_t n = 0; n < 2 * max_keys; ++n) k.acquire(n, now += 1000);
-  held = lim->table_stats().size;
+  // Left allocated for the caller's process to measure, then exit.
+  auto* b = static_cast<bench*>(make(kt_bench::workload::insert, max_keys));
+  held = b->lim.table_stats().size;
   return heap_in_use();
 }
 
 }  // namespace
 
 namespace kt_bench {
-const variant KT_BENCH_VARIANT = {KT_BENCH_NAME, &hit_ns, &refused_hit_ns, &insert_ns, &fill};
+const variant KT_BENCH_VARIANT = {KT_BENCH_NAME, &make, &timed_run, &valid, &destroy, &fill};
 }  // namespace kt_bench
