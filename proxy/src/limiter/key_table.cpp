@@ -253,8 +253,8 @@ struct key_table::shard {
   }
 
   // The limit that gives up a key for an insert of limit `id`: itself if it holds at least its
-  // fair share (capacity over the limits present, counting it), else the one holding the most.
-  // A limit within its share so never loses a key to another limit's new keys.
+  // fair share (capacity over the limits present, counting it), else the one holding the most,
+  // which then holds more than its share: a limit within its share is never the payer.
   std::uint32_t payer(std::uint64_t id) const {
     const auto it = slot_of.find(id);
     const std::uint64_t present = slot_of.size() + (it == slot_of.end() ? 1 : 0);

@@ -14,11 +14,11 @@
 //   2. a key of the paying limit (the inserting limit if it holds at least its fair share of the
 //      shard, capacity / limits present; else the limit holding the most keys): its least
 //      recently used once-seen key, else its least recently used protected key not refused;
-//   3. a once-seen key of any other limit (the one holding the most), before any refused key;
+//   3. a once-seen key of any other limit, before any refused key goes;
 //   4. the paying limit's least recently used refused key (counted in evictions_limited);
 //   5. any other key not in flight. In-flight keys are never evicted; a shard whose every key is
 //      in flight refuses the insert.
-// Every live eviction is counted: it means max_keys is too small for the traffic.
+// Every live eviction is counted: max_keys is too small for the traffic, or a flood is absorbed.
 
 #include <atomic>
 #include <cstdint>
