@@ -7,6 +7,8 @@
 
 #include <boost/unordered/unordered_flat_map.hpp>
 
+#include "limiter/key_index.hpp"
+
 namespace sluice::limiter {
 namespace {
 
@@ -19,26 +21,8 @@ constexpr std::uint32_t chunk_size = 1u << chunk_bits;
 // exceptions between sweeps (keys whose request another limit refused consumed nothing and are
 // dead at once) without making every insert at the bound read many entries.
 constexpr int max_tail_scan = 8;
-// The index is open addressing, linear probing in Robin Hood order: a slot holds an 8-bit tag of
-// the key's hash and the entry's 24-bit index, so a probe reads an entry only when the tag
-// matches (1 in 255 otherwise), and a miss (every new key) reads no entry at all. A byte per slot
-// beside it holds the slot's distance from its key's home. Sized at 8/7 of the shard's capacity:
-// a load of 7/8 at the bound (Boost's flat containers' maximum; a search then reads 4.5 slots on
-// average, one or two cache lines), 5.7 bytes per key. It starts at 16 slots and takes its full
-// size at once when the shard first holds 15 keys: no rebuild of a big index under the shard's
-// lock later, and no outgrown arrays left behind in the allocator (doubling left 2 bytes per key
-// of resident memory at a million keys).
-constexpr unsigned entry_bits = 24;
-constexpr std::uint32_t entry_mask = (1u << entry_bits) - 1;
-constexpr std::uint32_t min_slots = 16;
-// No key is placed further than this from its home (the distance is kept in a byte). At a load of
-// 7/8 distances stay far below it; only keys made to collide could reach it (hash_of is not keyed,
-// and IP keys are chosen by clients), and an insert that would push a key past it is refused like
-// an insert into a shard full of in-flight keys: a hash flood costs the new keys that land in the
-// run of slots it flooded, never the bound or the index.
-constexpr std::uint32_t max_probe = 255;
-// 24-bit entry indices: a shard of 2^24 keys (64 shards: a billion keys, 80 GB) at most.
-constexpr std::uint64_t max_shard_capacity = std::uint64_t{1} << entry_bits;
+// 24-bit entry numbers in the index: a shard of 2^24 keys (64 shards: a billion keys, 80 GB).
+constexpr std::uint64_t max_shard_capacity = key_index::max_entries;
 
 // Where an entry is. Probation: used once. Protected: used again since. Limited: found refused
 // by an eviction's scan (moved there so that later scans do not meet it again); a use moves it
@@ -56,7 +40,7 @@ struct entry {
 };
 // The limit id lives once per limit in the shard, not once per key: that pays for the segment
 // and the limit slot, so a key costs 72 bytes plus 5.7 of index at the bound (the flat set index
-// this replaces cost 5.8 to 11.6, by its power-of-two sizes).
+// before cost 5.8 to 11.6, by its power-of-two sizes).
 static_assert(sizeof(entry) == 72);
 
 struct list {
@@ -96,10 +80,7 @@ struct key_table::shard {
         // which keeps a flood of live keys at O(1) amortised work per insert.
         sweep_interval(std::max<std::uint64_t>(1, capacity / 4)),
         inserts_since_sweep(sweep_interval),
-        max_slots(static_cast<std::uint32_t>(
-            std::max<std::uint64_t>(min_slots, capacity + (capacity + 6) / 7))),
-        slots(min_slots, 0),
-        probe(min_slots, 0) {}
+        index(capacity) {}
 
   entry& at(std::uint32_t i) { return chunks[i >> chunk_bits][i & (chunk_size - 1)]; }
   const entry& at(std::uint32_t i) const { return chunks[i >> chunk_bits][i & (chunk_size - 1)]; }
@@ -150,87 +131,18 @@ struct key_table::shard {
     return k;
   }
 
-  std::uint32_t home(std::uint64_t h) const {
-    // The low 32 bits, scaled to the slot count (no power of two needed); the shard took bits
-    // 40 up, the tag takes the top 8.
-    return static_cast<std::uint32_t>((std::uint64_t{static_cast<std::uint32_t>(h)} *
-                                       slots.size()) >> 32);
-  }
-  static std::uint32_t tag_of(std::uint64_t h) {
-    return (static_cast<std::uint32_t>(h >> 56) % 255 + 1) << entry_bits;  // never 0: empty
-  }
-  std::uint32_t next_slot(std::uint32_t p) const { return p + 1 == slots.size() ? 0 : p + 1; }
-
   std::uint32_t lookup(const limit_key& k, std::uint64_t h) const {
-    const std::uint32_t tag = tag_of(h);
-    std::uint32_t p = home(h);
-    for (std::uint32_t d = 0;; ++d, p = next_slot(p)) {
-      const std::uint32_t s = slots[p];
-      // Robin Hood order: no key sits nearer its home than a key it displaced, so an empty slot
-      // or one nearer its own home than `d` is to ours ends the search.
-      if (s == 0 || probe[p] < d) return npos;
-      if ((s & ~entry_mask) == tag) {
-        const std::uint32_t i = s & entry_mask;
-        const entry& e = at(i);
-        if (same_value(e.value, k.value) && limits[e.limit_slot].id == k.limit_id) return i;
-      }
-    }
+    return index.find(h, [&](std::uint32_t i) {
+      const entry& e = at(i);
+      return same_value(e.value, k.value) && limits[e.limit_slot].id == k.limit_id;
+    });
   }
 
-  // Whether a key of hash h can be placed without any distance passing max_probe. Robin Hood
-  // insertion puts the new key where the first key nearer its home than the new one would be
-  // sits, and moves the keys from there to the next empty slot one slot on.
-  bool fits(std::uint64_t h) const {
-    std::uint32_t p = home(h), d = 0;
-    while (slots[p] != 0 && probe[p] >= d) {
-      if (++d > max_probe) return false;
-      p = next_slot(p);
-    }
-    for (; slots[p] != 0; p = next_slot(p))
-      if (probe[p] == max_probe) return false;
-    return true;
-  }
-
-  // Puts entry i (hash h) in the index, taking the slot of any key nearer its home (Robin Hood).
-  // Only after fits(h) (a rebuild places at most 14 keys: distances below 14).
-  void place(std::uint32_t i, std::uint64_t h) {
-    std::uint32_t in_hand = tag_of(h) | i;
-    std::uint32_t d = 0;
-    for (std::uint32_t p = home(h);; p = next_slot(p), ++d) {
-      if (slots[p] == 0) {
-        slots[p] = in_hand;
-        probe[p] = static_cast<std::uint8_t>(d);
-        return;
-      }
-      if (probe[p] < d) {
-        std::swap(in_hand, slots[p]);
-        const std::uint32_t theirs = probe[p];
-        probe[p] = static_cast<std::uint8_t>(d);
-        d = theirs;
-      }
-    }
-  }
-
-  // Takes entry i (hash h) out of the index, pulling the keys after it one slot back towards
-  // their homes (backward shift: no tombstones, so probes never lengthen under churn).
-  void unplace(std::uint32_t i, std::uint64_t h) {
-    const std::uint32_t want = tag_of(h) | i;
-    std::uint32_t p = home(h);
-    while (slots[p] != want) p = next_slot(p);
-    for (std::uint32_t q = next_slot(p); slots[q] != 0 && probe[q] > 0; p = q, q = next_slot(q)) {
-      slots[p] = slots[q];
-      probe[p] = static_cast<std::uint8_t>(probe[q] - 1);
-    }
-    slots[p] = 0;
-    probe[p] = 0;
-  }
-
-  // Rebuilds the index with `n` slots from the entries in use: once per shard, at its 15th key.
-  void rebuild(std::size_t n) {
-    slots.assign(n, 0);
-    probe.assign(n, 0);
+  // The index at its full size, every entry placed again: once per shard, at its 15th key.
+  void grow_index() {
+    index.grow_to_full();
     for (std::uint32_t i = 0; i < allocated; ++i)
-      if (at(i).seg != unused) place(i, hash_of(key_at(i)));
+      if (at(i).seg != unused) index.place(i, hash_of(key_at(i)));
   }
 
   // ---- per-limit records
@@ -285,7 +197,7 @@ struct key_table::shard {
   }
 
   void erase(std::uint32_t i) {
-    unplace(i, hash_of(key_at(i)));
+    index.remove(i, hash_of(key_at(i)));
     unlink(i);
     entry& e = at(i);
     const std::uint32_t s = e.limit_slot;
@@ -378,9 +290,8 @@ struct key_table::shard {
 
   // Adds `key` (hash h, absent, size below capacity); npos if the index cannot place it.
   std::uint32_t insert(const limit_key& key, std::uint64_t h) {
-    if ((size + 1) * 8 > std::uint64_t{slots.size()} * 7 && slots.size() < max_slots)
-      rebuild(max_slots);
-    if (!fits(h)) return npos;
+    if (index.wants_growth(size + 1)) grow_index();
+    if (!index.fits(h)) return npos;
     const std::uint32_t slot = slot_for(key.limit_id);
     const std::uint32_t i = allocate();
     entry& e = at(i);
@@ -388,7 +299,7 @@ struct key_table::shard {
     e.limit_slot = slot;
     e.state = limit_state{};
     push_front(i, probation);
-    place(i, h);
+    index.place(i, h);
     ++limits[slot].count;
     ++size;
     published_size.store(size, std::memory_order_relaxed);
@@ -403,9 +314,7 @@ struct key_table::shard {
   std::uint64_t capacity;
   std::uint64_t sweep_interval;
   std::uint64_t inserts_since_sweep;
-  std::uint32_t max_slots;
-  std::vector<std::uint32_t> slots;   // the index: 0 empty, else tag_of(hash) | entry index
-  std::vector<std::uint8_t> probe;    // each slot's distance from its key's home
+  key_index index;
   std::vector<limit_record> limits;
   std::uint32_t free_record = npos;
   boost::unordered_flat_map<std::uint64_t, std::uint32_t> slot_of;  // limit id -> limits index
