@@ -375,20 +375,21 @@ TEST_CASE("threads acquiring and releasing never exceed max_in_flight at once") 
 }
 
 TEST_CASE("evicting a key that was just refused is counted apart: it hands the client a new quota") {
-  rate_limiter lim(4);
+  rate_limiter lim(2);
   const auto r = route_of({rate_limit(1, 1, 60s)});
-  for (std::uint32_t c = 1; c <= 4; ++c) REQUIRE(lim.acquire(r, keys_for(r, c), 0).allowed());
-  // Client 1 is refused; the others were only ever admitted.
-  CHECK_FALSE(lim.acquire(r, keys_for(r, 1), 1).allowed());
-  // Four new clients push out the four old ones, least recently used first: 2, 3, 4, then 1.
-  for (std::uint32_t c = 5; c <= 7; ++c) REQUIRE(lim.acquire(r, keys_for(r, c), 2).allowed());
-  CHECK(lim.table_stats().evictions == 3);
-  CHECK(lim.table_stats().evictions_limited == 0);
-  REQUIRE(lim.acquire(r, keys_for(r, 8), 3).allowed());
-  CHECK(lim.table_stats().evictions == 4);
+  // Both clients admitted, then refused: the table holds nothing but refused keys.
+  for (std::uint32_t c = 1; c <= 2; ++c) {
+    REQUIRE(lim.acquire(r, keys_for(r, c), 0).allowed());
+    CHECK_FALSE(lim.acquire(r, keys_for(r, c), 1).allowed());
+  }
+  // A new client must push one out: the least recently used, client 1, and it is counted.
+  REQUIRE(lim.acquire(r, keys_for(r, 3), 2).allowed());
+  CHECK(lim.table_stats().evictions == 1);
   CHECK(lim.table_stats().evictions_limited == 1);
   // Which is why it is counted: client 1's state is gone and it is admitted again.
-  CHECK(lim.acquire(r, keys_for(r, 1), 4).allowed());
+  CHECK(lim.acquire(r, keys_for(r, 1), 3).allowed());
+  // Client 2 was not touched: still refused.
+  CHECK_FALSE(lim.acquire(r, keys_for(r, 2), 4).allowed());
 }
 
 TEST_CASE("a refused key that is admitted again is no longer counted as limited when evicted") {
@@ -397,10 +398,13 @@ TEST_CASE("a refused key that is admitted again is no longer counted as limited 
   REQUIRE(lim.acquire(r, keys_for(r, 1), 0).allowed());
   CHECK_FALSE(lim.acquire(r, keys_for(r, 1), 1).allowed());
   REQUIRE(lim.acquire(r, keys_for(r, 1), minute).allowed());  // window over: admitted, flag clear
+  // Client 2 is refused, so client 1 is the key to go when client 3 arrives, and it is live.
   REQUIRE(lim.acquire(r, keys_for(r, 2), minute + 1).allowed());
-  REQUIRE(lim.acquire(r, keys_for(r, 3), minute + 2).allowed());  // evicts client 1, live
+  CHECK_FALSE(lim.acquire(r, keys_for(r, 2), minute + 2).allowed());
+  REQUIRE(lim.acquire(r, keys_for(r, 3), minute + 3).allowed());
   CHECK(lim.table_stats().evictions == 1);
   CHECK(lim.table_stats().evictions_limited == 0);
+  CHECK(lim.acquire(r, keys_for(r, 1), minute + 4).allowed());  // its state went
 }
 
 TEST_CASE("a shadow limit never refuses, reports what it would have done, and consumes only room") {
