@@ -392,11 +392,4 @@ key_table_stats key_table::stats() const {
   return out;
 }
 
-void key_table::for_each(const std::function<void(const limit_key&, limit_state&)>& fn) {
-  for (auto& s : shards_) {
-    std::lock_guard lock(s->mu);
-    for (const std::uint32_t i : s->index) fn(s->at(i).key, s->at(i).state);
-  }
-}
-
 }  // namespace sluice::limiter

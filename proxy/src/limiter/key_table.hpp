@@ -75,9 +75,6 @@ class key_table {
   /// Counters; sums over shards without locking.
   key_table_stats stats() const;
 
-  /// Calls `fn` on every entry, locking each shard in turn (the limiter's rebase at a reload).
-  void for_each(const std::function<void(const limit_key&, limit_state&)>& fn);
-
  private:
   struct shard;
   /// The shard of a key whose hash_of() is `hash`.
