@@ -85,6 +85,12 @@ void request_exchange::decide() {
     record_.result = request_record::outcome::exempt;
     return;
   }
+  // A connection from the reserve carries exempt requests only; anything else is refused here,
+  // before the limiter, so the refusal costs nobody's quota.
+  if (session_.reserve_only()) {
+    record_.result = request_record::outcome::limited;
+    return;
+  }
   record_.result = request_record::outcome::allowed;
   if (route_->limits.empty()) return;
   decision_ = session_.owner_.shared().limiter().acquire(*route_, adm_.keys,
@@ -102,7 +108,9 @@ void request_exchange::decide() {
 task<bool> request_exchange::run() {
   auto& req = parser_.get();
   version_ = req.version();
-  client_keep_alive_ = parser_.keep_alive() && !session_.owner_.stopping();
+  // A reserve connection serves one request and goes, so the reserve turns over.
+  client_keep_alive_ =
+      parser_.keep_alive() && !session_.owner_.stopping() && !session_.reserve_only();
   is_head_ = req.method() == http::verb::head;
 
   // The fields this function needs, in one walk over the list (see connection_named).
@@ -150,9 +158,11 @@ task<bool> request_exchange::run() {
 
   decide();
   if (!adm_.ok()) co_return co_await respond_error(http::status::bad_request, adm_.message());
+  const bool upgrade = route_->websocket && websocket_upgrade::wanted(req);
+  // In the reserve: a WebSocket would keep its slot for hours.
+  if (session_.reserve_only() && (!adm_.exempt || upgrade)) co_return co_await respond_reserve_only();
   if (record_.result == request_record::outcome::limited) co_return co_await respond_limited();
-  if (route_->websocket && websocket_upgrade::wanted(req))
-    co_return co_await websocket_upgrade(*this).run();
+  if (upgrade) co_return co_await websocket_upgrade(*this).run();
   const bool keep_alive = co_await upstream_.run();
   if (upstream_.error() != http::status::unknown)
     co_return co_await respond_error(upstream_.error(), upstream_.error_message());
@@ -212,6 +222,20 @@ task<bool> request_exchange::respond_refused(http::status status, std::string_vi
     append_ratelimit_field(*route_, snap_->quoted_names(*route_), decision_, value);
     r.headers.emplace_back("RateLimit", value);
   }
+  co_return co_await answer(r);
+}
+
+task<bool> request_exchange::respond_reserve_only() {
+  record_.result = request_record::outcome::limited;
+  if (auto* m = snap_->metrics())
+    m->worker(session_.owner_.index()).refused(metrics::connection_refusal::reserve);
+  local_response r;
+  r.status = http::status::service_unavailable;
+  r.keep_alive = false;
+  r.headers.emplace_back("Retry-After", "1");
+  r.body = json_error("too many client connections: this one came from the reserve kept for "
+                      "exempt routes and allowlisted clients",
+                      {{"request_id", request_id_}});
   co_return co_await answer(r);
 }
 

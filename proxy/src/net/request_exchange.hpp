@@ -48,6 +48,8 @@ class request_exchange {
 
   void decide();
   task<bool> respond_limited();
+  /// 503 and a close: a request on a reserve connection that is not exempt.
+  task<bool> respond_reserve_only();
   task<bool> respond_refused(boost::beast::http::status status, std::string_view message,
                              std::string_view limit, std::uint64_t retry_s);
   task<bool> respond_error(boost::beast::http::status status, std::string_view message);

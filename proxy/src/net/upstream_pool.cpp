@@ -159,7 +159,11 @@ task<std::unique_ptr<upstream_connection>> upstream_pool::connect(
   auto [ec, ep] =
       co_await asio::async_connect(conn->socket, endpoints_, asio::as_tuple(use_task));
   if (ec) {
-    failure = conn->dl.expired() ? connect_failure::timeout : connect_failure::refused;
+    const bool no_descriptors = ec == asio::error::no_descriptors ||
+                                ec == boost::system::errc::too_many_files_open_in_system;
+    failure = conn->dl.expired() ? connect_failure::timeout
+              : no_descriptors   ? connect_failure::descriptors
+                                 : connect_failure::refused;
     endpoints_.clear();  // resolve again next time: the name may point elsewhere now
     co_return nullptr;
   }
