@@ -43,7 +43,8 @@ inline std::string admin_host_name(std::string_view field) {
 
 /// True when `field` (the request's Host value) names one of `hosts` (as stored by the config
 /// loader: lower-case, no port, IPv6 bracketed) or is an IP literal equal to `local`, the
-/// address the connection reached. A missing or malformed Host is never served.
+/// address the connection reached. An empty or malformed value is never served (a request with
+/// no Host field at all is the caller's to judge: no browser sends one).
 inline bool admin_host_served(std::string_view field, std::span<const std::string> hosts,
                               const ip_address& local) {
   const std::string host = admin_host_name(field);

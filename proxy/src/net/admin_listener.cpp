@@ -159,7 +159,10 @@ asio::awaitable<void> admin_listener::serve(tcp::socket socket, ip_address peer,
       linger = true;
     } else {
       const auto& req = parser.get();
-      if (!admin_host_served(req[http::field::host], a.hosts, local)) {
+      // No browser sends a request without Host, so one without it (HTTP/1.0 tools) cannot come
+      // from a rebinding page and is served.
+      const bool has_host = req.find(http::field::host) != req.end();
+      if (has_host && !admin_host_served(req[http::field::host], a.hosts, local)) {
         // 421: this listener does not serve the authority the request names. It is not a matter
         // of permission (403): no credential would change the answer.
         res = refusal(http::status::misdirected_request, req.version(),
