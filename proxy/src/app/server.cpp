@@ -113,6 +113,7 @@ int run_server(std::shared_ptr<const config::config> cfg) {
       v.key_table_evictions = t.evictions;
       v.key_table_evictions_limited = t.evictions_limited;
       v.client_connections = s->open_connections();
+      v.client_connection_keys = s->connections().keys();
       v.websockets_open = s->websocket_slots().open_by_route();
     });
     reloader = std::make_unique<config_reloader>(cfg->source, *shared, *metrics, exposition);

@@ -169,6 +169,13 @@ std::vector<MetricFamily> proxy_metrics::Collect() const {
                       MetricType::Gauge);
   conns.metric.push_back(gauge({}, static_cast<double>(live.client_connections)));
   out.push_back(std::move(conns));
+  auto conn_keys = family("sluice_client_connection_keys",
+                          "Client keys (peer address, IPv6 by client_ip.ipv6_prefix; trusted "
+                          "proxies not counted) with a connection open now: the entries "
+                          "caps.max_connections_per_ip is judged on.",
+                          MetricType::Gauge);
+  conn_keys.metric.push_back(gauge({}, static_cast<double>(live.client_connection_keys)));
+  out.push_back(std::move(conn_keys));
 
   auto refused_f = family("sluice_connections_refused_total",
                           "Client connections refused for capacity, by reason (per_ip, global: "
