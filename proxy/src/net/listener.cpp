@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <string>
 
 #include <boost/asio/as_tuple.hpp>
@@ -80,11 +81,18 @@ asio::awaitable<void> listener::accept_loop() {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
     if (ec) {
       // Out of descriptors: answer the waiting clients one by one through the spare, then try
-      // again at once (the next may be answerable too). Anything else: log, breathe, go on
-      // serving the connections we have.
-      const bool refused = out_of_descriptors(ec) && refuse_with_spare();
-      note_accept_failure(ec, refused);
-      if (refused) continue;
+      // again at once (the next may be answerable too). accept() fails with EMFILE before it
+      // looks at the queue, so with nobody waiting, wait for the next client to arrive instead
+      // of retrying. Anything else (or no spare to be had): log, breathe, go on serving the
+      // connections we have.
+      const auto spare = out_of_descriptors(ec) ? refuse_with_spare() : spare_result::no_spare;
+      note_accept_failure(ec, spare == spare_result::answered);
+      if (spare == spare_result::answered) continue;
+      if (spare == spare_result::nobody_waiting) {
+        auto [wec] = co_await acceptor_.async_wait(tcp::acceptor::wait_read, nothrow);
+        if (wec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+        continue;
+      }
       asio::steady_timer pause(acceptor_.get_executor(), accept_error_pause);
       co_await pause.async_wait(nothrow);
       continue;
@@ -133,15 +141,16 @@ void listener::admit(tcp::socket socket, const tcp::endpoint& peer) {
   workers_[next_++ % workers_.size()]->adopt(protocol_, fd, ip, std::move(slot));
 }
 
-bool listener::refuse_with_spare() {
+listener::spare_result listener::refuse_with_spare() {
   if (spare_fd_ < 0) {
     spare_fd_ = open_spare();  // a descriptor may have come free since
-    return false;
+    return spare_result::no_spare;
   }
   ::close(spare_fd_);
   spare_fd_ = -1;
   // Asio keeps the listening socket non-blocking: with no client waiting this fails at once.
   const int fd = ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  const int accept_errno = errno;
   if (fd >= 0) {
     send_refusal(fd, refusal_answer::pool_full);
     ::close(fd);
@@ -151,7 +160,9 @@ bool listener::refuse_with_spare() {
     }
   }
   spare_fd_ = open_spare();
-  return fd >= 0;
+  if (fd >= 0) return spare_result::answered;
+  return accept_errno == EAGAIN || accept_errno == EWOULDBLOCK ? spare_result::nobody_waiting
+                                                 : spare_result::no_spare;
 }
 
 void listener::note_accept_failure(const boost::system::error_code& ec, bool refused) {

@@ -38,9 +38,10 @@ class listener {
   boost::asio::awaitable<void> accept_loop();
   /// Judges an accepted connection: refused here, or handed to the next worker.
   void admit(boost::asio::ip::tcp::socket socket, const boost::asio::ip::tcp::endpoint& peer);
+  /// What refuse_with_spare() managed.
+  enum class spare_result { answered, nobody_waiting, no_spare };
   /// Out of descriptors: frees the spare one to accept a waiting client and answer it 503.
-  /// False when there was no spare or no client.
-  bool refuse_with_spare();
+  spare_result refuse_with_spare();
   /// Logs an accept failure at most once a second, with how many came since the last line.
   void note_accept_failure(const boost::system::error_code& ec, bool refused);
 
