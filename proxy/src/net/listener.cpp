@@ -177,9 +177,11 @@ void listener::note_accept_failure(const boost::system::error_code& ec, bool ref
     line += " (out of file descriptors: new clients get 503 through the spare descriptor; raise "
             "the open-file limit or lower caps.max_client_connections)";
   }
-  line += "; " + std::to_string(failures_since_log_) + " failures, " +
-          std::to_string(refused_since_log_) +
-          " clients answered 503 since the last such line (at most one a second)";
+  if (last_failure_log_ != std::chrono::steady_clock::time_point{}) {
+    line += "; " + std::to_string(failures_since_log_) + " failures and " +
+            std::to_string(refused_since_log_) +
+            " clients answered 503 since the last such line (one a second at most)";
+  }
   log_event(log_level::warn, line);
   last_failure_log_ = now;
   failures_since_log_ = 0;
