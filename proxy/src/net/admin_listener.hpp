@@ -43,13 +43,15 @@ class admin_listener {
   boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket, ip_address peer,
                                      connection_slot slot);
 
+  // Before ctx_: the coroutine frames ctx_ still holds when it is destroyed give their slots
+  // back to it.
+  limiter::connection_slots slots_;  // admin connections open, per peer
   boost::asio::io_context ctx_{1};
   boost::asio::ip::tcp::acceptor acceptor_;
   std::vector<cidr> allow_;
   admin_api& api_;
   shared_state& shared_;
   metrics::exposition& exposition_;
-  limiter::connection_slots slots_;  // admin connections open, per peer (admin thread only)
   std::thread thread_;
 };
 
