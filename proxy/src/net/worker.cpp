@@ -5,7 +5,6 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 
 #include <unistd.h>
 
@@ -13,7 +12,6 @@
 #include <cstring>
 
 #include "common/log.hpp"
-#include "net/deadline.hpp"
 #include "net/downstream_session.hpp"
 
 namespace sluice::net {
