@@ -57,13 +57,14 @@ void raise_descriptor_limit(const config::config& cfg, unsigned workers) {
   if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < wanted) {
     log_event(log_level::warn,
               "open-file limit " + std::to_string(lim.rlim_cur) + " is below what the caps may need (" +
-                  std::to_string(wanted) + ": 2 x caps.max_client_connections " +
-                  std::to_string(clients) + " for clients and their upstream connections, " +
-                  std::to_string(websockets) + " of them WebSockets at 2 each, " +
-                  std::to_string(pooled) + " pooled upstream connections, " + std::to_string(admin) +
-                  " admin, " + std::to_string(fixed_descriptors) +
-                  " fixed); past it new clients get 503 and requests 503; raise it (ulimit -n, "
-                  "LimitNOFILE=) or lower the caps");
+                  std::to_string(wanted) + ": 2 per caps.max_client_connections (" +
+                  std::to_string(clients) + "), a client and its upstream connection, as each of up "
+                  "to " + std::to_string(websockets) + " WebSockets always holds; " +
+                  std::to_string(pooled) + " pooled upstream connections; " + std::to_string(admin) +
+                  " admin; " + std::to_string(fixed_descriptors) +
+                  " more); past it new clients are answered 503 through a spare descriptor and "
+                  "requests needing an upstream connection 503; raise it (ulimit -n, LimitNOFILE=) "
+                  "or lower the caps");
   }
 }
 

@@ -34,7 +34,8 @@ downstream_session::downstream_session(socket_t socket, worker& owner, ip_addres
       slot_(std::move(slot)) {
   const auto& t = owner_.shared().snapshot()->cfg().timeouts;
   auto shortest = std::min({t.header, t.idle, t.body});
-  if (slot_.reserve_only()) shortest = std::min<std::chrono::nanoseconds>(shortest, reserve_head_timeout);
+  if (slot_.reserve_only())
+    shortest = std::min<std::chrono::nanoseconds>(shortest, reserve_head_timeout);
   dl_.max_sleep(shortest);
   peer_text_ = peer_.to_string();
   owner_.add(this);
@@ -65,8 +66,9 @@ task<void> downstream_session::run() {
   // connection that never sends anything holds its slot that long, not client_idle.
   {
     const auto& t = owner_.shared().snapshot()->cfg().timeouts;
-    dl_.expires_after(slot_.reserve_only() ? std::min<std::chrono::nanoseconds>(t.header, reserve_head_timeout)
-                                           : t.header);
+    dl_.expires_after(slot_.reserve_only()
+                          ? std::min<std::chrono::nanoseconds>(t.header, reserve_head_timeout)
+                          : t.header);
   }
   bool first = true;
   while (!owner_.stopping()) {
