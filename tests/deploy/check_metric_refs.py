@@ -36,6 +36,9 @@ FAMILIES = {
     "sluice_upstream_duration_seconds": {"route"},
     "sluice_requests_in_flight": set(),
     "sluice_client_connections": set(),
+    "sluice_client_connection_keys": set(),
+    "sluice_connections_refused_total": {"reason"},
+    "sluice_admin_refused_total": {"reason"},
     "sluice_websocket_connections": {"route"},
     "sluice_websocket_refused_total": {"route", "reason"},
     "sluice_key_table_keys": set(),
@@ -56,7 +59,8 @@ LABEL_VALUES = {
     "decision": {"allowed", "limited", "exempt", "shadow", "error"},
     "method_class": {"read", "write"},
     "status_class": {"1xx", "2xx", "3xx", "4xx", "5xx"},
-    "reason": {"per_ip", "per_route", "global"},
+    "reason": {"per_ip", "per_route", "global", "reserve", "descriptors", "host", "too_large",
+               "malformed", "token", "token_throttled"},
     "result": {"success", "failure"},
 }
 

@@ -17,6 +17,7 @@ import http.client
 import json
 import os
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -174,13 +175,19 @@ class Launcher:
         self._count += 1
         return f"{kind}{self._count}"
 
-    def _spawn(self, name: str, argv: list[str]) -> Proc:
+    def _spawn(self, name: str, argv: list[str], nofile: int | None = None) -> Proc:
         stderr_path = self.tmp_path / f"{name}.stderr"
         stdout_path = self.tmp_path / f"{name}.stdout"
+
+        def limit_descriptors() -> None:
+            # Soft and hard both: sluice raises its soft limit to the hard one at start.
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
         # Files, not pipes: a chatty process can never block on a full pipe nobody reads.
         with open(stderr_path, "wb") as err, open(stdout_path, "wb") as out:
             popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                     cwd=self.tmp_path)
+                                     cwd=self.tmp_path,
+                                     preexec_fn=limit_descriptors if nofile else None)
         proc = Proc(name=name, popen=popen, stderr_path=stderr_path)
         self.procs.append(proc)
         return proc
@@ -219,8 +226,10 @@ class Launcher:
                                  f"{proc.stderr_text()}")
         return proc
 
-    def start_sluice(self, config_text: str, access_log: bool = True) -> Proc:
-        """sluice with `config_text` (YAML with a `{listen}` and `{access_log}` placeholder)."""
+    def start_sluice(self, config_text: str, access_log: bool = True,
+                     nofile: int | None = None) -> Proc:
+        """sluice with `config_text` (YAML with a `{listen}` and `{access_log}` placeholder);
+        `nofile`: its RLIMIT_NOFILE, soft and hard."""
         name = self._next_name("sluice")
         log_path = self.tmp_path / f"{name}.access.log"
         config_path = self.tmp_path / f"{name}.yaml"
@@ -234,7 +243,7 @@ class Launcher:
         def launch(listen: str) -> Proc:
             config_path.write_text(text.replace("{listen}", listen)
                                    .replace("{access_log}", str(log_path) if access_log else "off"))
-            proc = self._spawn(name, [sluice_bin(), "--config", str(config_path)])
+            proc = self._spawn(name, [sluice_bin(), "--config", str(config_path)], nofile)
             proc.access_log = log_path if access_log else None
             proc.config_path = config_path
             return proc

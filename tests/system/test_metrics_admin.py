@@ -619,7 +619,7 @@ def test_admin_allow_list_closes_other_peers_without_a_byte(make_sluice):
         with socket.create_connection(("127.0.0.1", sluice.admin_port), timeout=5,
                                       source_address=(source, 0)) as s:
             try:
-                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: admin\r\n\r\n")
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
             except (BrokenPipeError, ConnectionResetError):
                 pass
             assert read_until_closed(s) == b"", source
@@ -758,7 +758,7 @@ def raw_admin_exchange(port: int, head: bytes, deadline_s: float = 3.0) -> tuple
 
 def test_healthz_honours_connection_close(make_sluice):
     sluice = make_sluice(ROUTES)
-    for head in (b"GET /healthz HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n",
+    for head in (b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
                  b"GET /healthz HTTP/1.0\r\n\r\n"):
         data, closed = raw_admin_exchange(sluice.admin_port, head)
         assert closed and data.startswith(head.split(b"\r\n")[0][-8:] + b" 200"), (head, data)
@@ -766,7 +766,7 @@ def test_healthz_honours_connection_close(make_sluice):
 
 def test_readyz_honours_connection_close(make_sluice):
     sluice = make_sluice(ROUTES)
-    for head in (b"GET /readyz HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n",
+    for head in (b"GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
                  b"GET /readyz HTTP/1.0\r\n\r\n"):
         data, closed = raw_admin_exchange(sluice.admin_port, head)
         assert closed and data.startswith(head.split(b"\r\n")[0][-8:] + b" 200"), (head, data)

@@ -15,6 +15,7 @@
 
 #include "app/config_reloader.hpp"
 #include "common/log.hpp"
+#include "config/duration_parser.hpp"
 #include "metrics/exposition.hpp"
 #include "metrics/proxy_metrics.hpp"
 #include "net/admin_api.hpp"
@@ -27,18 +28,20 @@
 namespace sluice::app {
 namespace {
 
-// How long requests in progress get to finish once a stop signal arrives.
-constexpr auto shutdown_drain = std::chrono::seconds(10);
-
 std::string endpoint_text(const boost::asio::ip::tcp::endpoint& ep) {
   const auto a = ep.address();
   return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
 }
 
-// Each client connection may hold an upstream connection too. The usual soft limit of 1024
-// descriptors would make accept() fail long before max_client_connections; raise it to the hard
-// limit, and say so when even that is too low.
-void raise_descriptor_limit(std::uint32_t max_clients) {
+// Descriptors beyond the connections: listeners, epoll and timer descriptors per worker, the
+// log, the spare kept for EMFILE, /readyz probes. Generous: running short costs clients answers.
+constexpr rlim_t fixed_descriptors = 64;
+
+// The usual soft limit of 1024 descriptors would make accept() fail long before the caps: raise
+// it to the hard limit, and say so when even that is below what the caps may take. Each client
+// connection may hold an upstream connection (a WebSocket always does: two descriptors), each
+// worker keeps idle upstream connections, and the admin listener has connections of its own.
+void raise_descriptor_limit(const config::config& cfg, unsigned workers) {
   rlimit lim{};
   if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
   if (lim.rlim_cur < lim.rlim_max) {
@@ -46,15 +49,22 @@ void raise_descriptor_limit(std::uint32_t max_clients) {
     ::setrlimit(RLIMIT_NOFILE, &lim);
     ::getrlimit(RLIMIT_NOFILE, &lim);
   }
-  // Clients alone, plus room for listeners, logs and a few upstream connections: below that
-  // accept() is sure to fail before the cap. (Each busy client may hold an upstream connection
-  // too; docs/configuration.md says so.)
-  const rlim_t wanted = static_cast<rlim_t>(max_clients) + 256;
+  const rlim_t clients = cfg.caps.max_client_connections;
+  const rlim_t websockets = std::min(cfg.caps.max_websockets, cfg.caps.max_client_connections);
+  const rlim_t pooled = static_cast<rlim_t>(cfg.upstream.pool_max_idle) * workers;
+  const rlim_t admin = cfg.admin.enabled ? cfg.admin.max_connections + 1 : 0;
+  const rlim_t wanted = 2 * clients + pooled + admin + fixed_descriptors;
   if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < wanted) {
-    log_event(log_level::warn, "open-file limit " + std::to_string(lim.rlim_cur) +
-                                   " is below what caps.max_client_connections=" +
-                                   std::to_string(max_clients) + " may need (" +
-                                   std::to_string(wanted) + "); raise it (ulimit -n)");
+    log_event(log_level::warn,
+              "open-file limit " + std::to_string(lim.rlim_cur) + " is below what the caps may need (" +
+                  std::to_string(wanted) + ": 2 per caps.max_client_connections (" +
+                  std::to_string(clients) + "), a client and its upstream connection, as each of up "
+                  "to " + std::to_string(websockets) + " WebSockets always holds; " +
+                  std::to_string(pooled) + " pooled upstream connections; " + std::to_string(admin) +
+                  " admin; " + std::to_string(fixed_descriptors) +
+                  " more); past it new clients are answered 503 through a spare descriptor and "
+                  "requests needing an upstream connection 503; raise it (ulimit -n, LimitNOFILE=) "
+                  "or lower the caps");
   }
 }
 
@@ -83,11 +93,11 @@ int run_server(std::shared_ptr<const config::config> cfg) {
   sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  raise_descriptor_limit(cfg->caps.max_client_connections);
   std::unique_ptr<net::shared_state> shared;
   std::vector<std::unique_ptr<net::worker>> workers;
   std::unique_ptr<net::listener> listener;
   const unsigned n = cfg->workers > 0 ? cfg->workers : std::max(1u, std::thread::hardware_concurrency());
+  raise_descriptor_limit(*cfg, n);
   auto metrics = std::make_shared<metrics::proxy_metrics>(n);
   metrics::exposition exposition(SLUICE_VERSION);
   exposition.add(metrics);
@@ -104,6 +114,7 @@ int run_server(std::shared_ptr<const config::config> cfg) {
       v.key_table_evictions = t.evictions;
       v.key_table_evictions_limited = t.evictions_limited;
       v.client_connections = s->open_connections();
+      v.client_connection_keys = s->connections().keys();
       v.websockets_open = s->websocket_slots().open_by_route();
     });
     reloader = std::make_unique<config_reloader>(cfg->source, *shared, *metrics, exposition);
@@ -121,7 +132,8 @@ int run_server(std::shared_ptr<const config::config> cfg) {
       const boost::asio::ip::tcp::endpoint admin_address(
           boost::asio::ip::make_address(cfg->admin.listen.host), cfg->admin.listen.port);
       try {
-        admin_listener = std::make_unique<net::admin_listener>(admin_address, cfg->admin.allow, *admin);
+        admin_listener = std::make_unique<net::admin_listener>(admin_address, cfg->admin.allow,
+                                                                *admin, *shared, exposition);
       } catch (const boost::system::system_error& e) {
         log_event(log_level::error, "cannot listen on admin.listen " + cfg->admin.listen.host + ":" +
                                         std::to_string(cfg->admin.listen.port) + ": " +
@@ -158,13 +170,31 @@ int run_server(std::shared_ptr<const config::config> cfg) {
     if (sig != SIGHUP) break;
     reloader->reload();
   }
+  // Read now, so a reload can change it; the workers all get the same.
+  const auto drain = shared->snapshot()->cfg().timeouts.drain;
   log_event(log_level::info, std::string("stopping on ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
-                                 ": finishing requests in progress");
+                                 ": finishing requests in progress (timeouts.drain " +
+                                 config::format_duration(drain) + ")");
   listener->stop();
   if (admin_listener) admin_listener->stop();
-  for (auto& w : workers) w->stop(shutdown_drain);
-  for (auto& w : workers) w->join();
-  log_event(log_level::info, "stopped");
+  for (auto& w : workers) w->stop(drain);
+  net::worker::cut_counts cut;
+  for (auto& w : workers) {
+    w->join();
+    cut.requests += w->cut().requests;
+    cut.websockets += w->cut().websockets;
+  }
+  if (cut.requests > 0 || cut.websockets > 0) {
+    // The exit stays 0: the stop was asked for and done. This line says what it cost.
+    log_event(log_level::warn, "drain ended after timeouts.drain " + config::format_duration(drain) +
+                                   ": cut " + std::to_string(cut.requests) + " requests and " +
+                                   std::to_string(cut.websockets) +
+                                   " WebSockets still in progress");
+    log_event(log_level::info, "stopped (cut " + std::to_string(cut.requests) + " requests, " +
+                                   std::to_string(cut.websockets) + " WebSockets)");
+  } else {
+    log_event(log_level::info, "stopped (drained: nothing in progress was cut)");
+  }
   return 0;
 }
 

@@ -142,11 +142,15 @@ struct upstream_settings {
   duration pool_idle_timeout = std::chrono::seconds(60);
 };
 
-/// Deadlines on the client side.
+/// Deadlines on the client side, and the one for stopping.
 struct client_timeouts {
-  duration header = std::chrono::seconds(10);  ///< from first byte to the end of the headers
-  duration idle = std::chrono::seconds(60);    ///< keep-alive wait for the next request
+  /// A connection's first request: from accept to the end of its headers; later requests: from
+  /// their first byte. A connection that sends nothing is closed after this, not `idle`.
+  duration header = std::chrono::seconds(10);
+  duration idle = std::chrono::seconds(60);    ///< keep-alive wait between requests
   duration body = std::chrono::seconds(30);    ///< longest pause while a body streams either way
+  /// At stop, how long requests and WebSockets in progress get before they are cut.
+  duration drain = std::chrono::seconds(10);
 };
 
 /// Caps that keep one client from hurting the others.
@@ -155,6 +159,12 @@ struct caps_settings {
   std::uint64_t max_body_bytes = 10ull * 1024 * 1024;      ///< request body; over it: 413
   std::uint32_t max_client_connections = 10000;            ///< all workers together; over it: 503
   std::uint32_t max_websockets = 10000;  ///< open WebSockets, all routes together; over it: 503
+  /// Connections one client key (socket peer, IPv6 by client_ip.ipv6_prefix) may hold open;
+  /// over it a new one gets a fixed 503 at accept. Trusted proxies are exempt. 0 = no cap.
+  std::uint32_t max_connections_per_ip = 256;
+  /// The last slots of max_client_connections, kept for allowlisted peers and exempt routes.
+  /// Resolved at load: unless set, min(32, max_client_connections / 8); always below the cap.
+  std::uint32_t reserved_connections = 32;
 };
 
 /// Where the client IP comes from.
@@ -184,6 +194,18 @@ struct admin_settings {
                                        ///< 127.0.0.0/8 and ::1/128
   std::string token_env;  ///< environment variable holding the bearer token for mutating calls
                           ///< (reload); empty: mutating endpoints are off
+  /// Host field values served (lower-case, IPv6 in brackets, no port); others get 421, so a
+  /// DNS-rebinding page cannot read the admin API. An IP literal naming the address the
+  /// connection reached is served too.
+  std::vector<std::string> hosts = {"localhost", "127.0.0.1", "[::1]"};
+  std::uint32_t max_connections = 64;         ///< admin connections open at once
+  std::uint32_t max_connections_per_ip = 8;   ///< of those, from one peer; 0 = no cap
+  duration header_timeout = std::chrono::seconds(5);  ///< first request from accept, later ones
+                                                      ///< from their first byte; each response write
+  duration idle_timeout = std::chrono::seconds(30);   ///< keep-alive wait between requests
+  /// Wrong or malformed tokens one peer may send to mutating endpoints per minute; past it they
+  /// are answered 429 unchecked until the minute ends.
+  std::uint32_t token_failures_per_minute = 10;
 };
 
 /// Prometheus metrics.

@@ -90,6 +90,7 @@ json to_json(const config& cfg) {
            {"client_header", format_duration(cfg.timeouts.header)},
            {"client_idle", format_duration(cfg.timeouts.idle)},
            {"client_body", format_duration(cfg.timeouts.body)},
+           {"drain", format_duration(cfg.timeouts.drain)},
        }},
       {"caps",
        {
@@ -97,6 +98,8 @@ json to_json(const config& cfg) {
            {"max_body_bytes", cfg.caps.max_body_bytes},
            {"max_client_connections", cfg.caps.max_client_connections},
            {"max_websockets", cfg.caps.max_websockets},
+           {"max_connections_per_ip", cfg.caps.max_connections_per_ip},
+           {"reserved_connections", cfg.caps.reserved_connections},
        }},
       {"client_ip",
        {
@@ -114,6 +117,12 @@ json to_json(const config& cfg) {
            {"token_env", cfg.admin.token_env},
            // Configured, that is: whether the variable holds a token is known only at run time.
            {"mutating_endpoints", !cfg.admin.token_env.empty()},
+           {"hosts", cfg.admin.hosts},
+           {"max_connections", cfg.admin.max_connections},
+           {"max_connections_per_ip", cfg.admin.max_connections_per_ip},
+           {"header_timeout", format_duration(cfg.admin.header_timeout)},
+           {"idle_timeout", format_duration(cfg.admin.idle_timeout)},
+           {"token_failures_per_minute", cfg.admin.token_failures_per_minute},
        }},
       {"metrics", {{"enabled", cfg.metrics.enabled}}},
       {"routes", std::move(routes)},

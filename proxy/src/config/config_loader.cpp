@@ -73,7 +73,11 @@ void read_timeouts(const yaml_node& node, client_timeouts& out) {
   if (const auto v = node.get("client_header")) out.header = v->positive_duration(max_timeout);
   if (const auto v = node.get("client_idle")) out.idle = v->positive_duration(max_timeout);
   if (const auto v = node.get("client_body")) out.body = v->positive_duration(max_timeout);
+  if (const auto v = node.get("drain")) out.drain = v->positive_duration(max_timeout);
 }
+
+// Unless set, the reserve is an eighth of a small pool, so a pool of 2 is not all reserve.
+constexpr std::uint32_t default_reserved_connections = 32;
 
 void read_caps(const yaml_node& node, caps_settings& out) {
   node.expect_map();
@@ -86,6 +90,20 @@ void read_caps(const yaml_node& node, caps_settings& out) {
   }
   if (const auto v = node.get("max_websockets")) {
     out.max_websockets = static_cast<std::uint32_t>(v->integer(1, UINT32_MAX));
+  }
+  if (const auto v = node.get("max_connections_per_ip")) {
+    out.max_connections_per_ip = static_cast<std::uint32_t>(v->integer(0, UINT32_MAX));
+  }
+  if (const auto v = node.get("reserved_connections")) {
+    out.reserved_connections = static_cast<std::uint32_t>(v->integer(0, UINT32_MAX));
+    if (out.reserved_connections >= out.max_client_connections) {
+      v->fail_value("must be below caps.max_client_connections (" +
+                    std::to_string(out.max_client_connections) +
+                    "), or nothing but exempt requests could ever connect");
+    }
+  } else {
+    out.reserved_connections =
+        std::min(default_reserved_connections, out.max_client_connections / 8);
   }
 }
 
@@ -160,6 +178,31 @@ std::string read_token_env(const yaml_node& node) {
                   "starting with a digit)");
 }
 
+// Hosts as the Host field names them, without a port (any port is served): a name or an IPv4
+// literal, or an IPv6 literal in brackets. Stored lower-case, IPv6 with its brackets.
+std::vector<std::string> read_admin_hosts(const yaml_node& node) {
+  std::vector<std::string> out;
+  for (const yaml_node& item : node.items()) {
+    const std::string text = ascii_lower(item.text());
+    const auto parsed = parse_endpoint(text + ":1", host_rule::ip_or_hostname);
+    if (!parsed) {
+      if (parse_endpoint(text, host_rule::ip_or_hostname)) {
+        item.fail_value("write the host without a port: every port is served");
+      }
+      item.fail_value("expected a host name or an IP literal (IPv6 in brackets: \"[::1]\")");
+    }
+    std::string host = parsed->host.find(':') != std::string::npos ? "[" + parsed->host + "]"
+                                                                     : parsed->host;
+    if (std::find(out.begin(), out.end(), host) != out.end()) item.fail_value("listed twice");
+    out.push_back(std::move(host));
+  }
+  if (out.empty()) {
+    node.fail("empty list would refuse every request by name; list the names operators use "
+              "(an IP literal of the admin address is always served)");
+  }
+  return out;
+}
+
 void read_admin(const yaml_node& node, admin_settings& out) {
   node.expect_map();
   if (const auto v = node.get("enabled")) out.enabled = v->boolean();
@@ -169,6 +212,18 @@ void read_admin(const yaml_node& node, admin_settings& out) {
     if (out.allow.empty()) v->fail("empty list would refuse every client; set admin.enabled: false instead");
   }
   if (const auto v = node.get("token_env")) out.token_env = read_token_env(*v);
+  if (const auto v = node.get("hosts")) out.hosts = read_admin_hosts(*v);
+  if (const auto v = node.get("max_connections")) {
+    out.max_connections = static_cast<std::uint32_t>(v->integer(1, UINT32_MAX));
+  }
+  if (const auto v = node.get("max_connections_per_ip")) {
+    out.max_connections_per_ip = static_cast<std::uint32_t>(v->integer(0, UINT32_MAX));
+  }
+  if (const auto v = node.get("header_timeout")) out.header_timeout = v->positive_duration(max_timeout);
+  if (const auto v = node.get("idle_timeout")) out.idle_timeout = v->positive_duration(max_timeout);
+  if (const auto v = node.get("token_failures_per_minute")) {
+    out.token_failures_per_minute = static_cast<std::uint32_t>(v->integer(1, UINT32_MAX));
+  }
 }
 
 // True when two listeners cannot both bind: the same address, or a wildcard that takes the

@@ -70,12 +70,14 @@ constexpr field upstream_fields[] = {
 constexpr shape upstream{shape_kind::map, upstream_fields, nullptr, "under \"upstream\""};
 
 constexpr field timeouts_fields[] = {
-    {"client_header", &value}, {"client_idle", &value}, {"client_body", &value}};
+    {"client_header", &value}, {"client_idle", &value}, {"client_body", &value},
+    {"drain", &value}};
 constexpr shape timeouts{shape_kind::map, timeouts_fields, nullptr, "under \"timeouts\""};
 
 constexpr field caps_fields[] = {
     {"max_header_bytes", &value},       {"max_body_bytes", &value},
     {"max_client_connections", &value}, {"max_websockets", &value},
+    {"max_connections_per_ip", &value}, {"reserved_connections", &value},
 };
 constexpr shape caps{shape_kind::map, caps_fields, nullptr, "under \"caps\""};
 
@@ -91,7 +93,10 @@ constexpr field key_table_fields[] = {{"max_keys", &value}};
 constexpr shape key_table{shape_kind::map, key_table_fields, nullptr, "under \"key_table\""};
 
 constexpr field admin_fields[] = {
-    {"enabled", &value}, {"listen", &value}, {"allow", &value_list}, {"token_env", &value}};
+    {"enabled", &value},        {"listen", &value},          {"allow", &value_list},
+    {"token_env", &value},      {"hosts", &value_list},      {"max_connections", &value},
+    {"max_connections_per_ip", &value}, {"header_timeout", &value}, {"idle_timeout", &value},
+    {"token_failures_per_minute", &value}};
 constexpr shape admin{shape_kind::map, admin_fields, nullptr, "under \"admin\""};
 
 constexpr field metrics_fields[] = {{"enabled", &value}};
@@ -131,6 +136,22 @@ std::string unknown_key_message(std::string_view key, const shape& s) {
     if (candidate != &s && find_field(*candidate, key)) {
       home = candidate;
       ++homes_found;
+    }
+  }
+  if (homes_found > 1) {
+    // Several maps take the key (max_connections_per_ip: caps, admin, websocket): a block
+    // nested right here is the likeliest home, as a route's websocket block is for a route.
+    const shape* child = nullptr;
+    int children = 0;
+    for (const field& f : s.fields) {
+      if (f.value->kind == shape_kind::map && find_field(*f.value, key)) {
+        child = f.value;
+        ++children;
+      }
+    }
+    if (children == 1) {
+      home = child;
+      homes_found = 1;
     }
   }
   if (homes_found == 1) return message + " (it belongs " + std::string(home->where) + ")";

@@ -26,6 +26,14 @@ exposition::exposition(const std::string& version)
                              "successful reload).")
                        .Register(*registry_)
                        .Add({});
+  auto& admin = prometheus::BuildCounter()
+                    .Name("sluice_admin_refused_total")
+                    .Help("Connections and requests the admin listener refused, by reason "
+                          "(token: a wrong bearer token; token_throttled: refused unchecked "
+                          "after too many).")
+                    .Register(*registry_);
+  for (std::size_t k = 0; k < admin_refusal_count; ++k)
+    admin_refused_[k] = &admin.Add({{"reason", admin_refusal_names[k]}});
   last_success_->Set(static_cast<double>(
       std::chrono::duration_cast<std::chrono::seconds>(
           std::chrono::system_clock::now().time_since_epoch())
@@ -43,6 +51,10 @@ void exposition::reload_succeeded(std::chrono::system_clock::time_point when) {
 }
 
 void exposition::reload_failed() { reload_failure_->Increment(); }
+
+void exposition::admin_refused(admin_refusal why) {
+  admin_refused_[static_cast<std::size_t>(why)]->Increment();
+}
 
 std::string exposition::text() const {
   auto families = registry_->Collect();

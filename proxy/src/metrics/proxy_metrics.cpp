@@ -141,10 +141,13 @@ std::vector<MetricFamily> proxy_metrics::Collect() const {
 
   std::int64_t in_flight = 0;
   std::uint64_t connect_errors = 0, timeouts = 0;
+  std::array<std::uint64_t, connection_refusal_count> refused{};
   for (unsigned w = 0; w < workers_; ++w) {
     in_flight += workers_cells_[w].in_flight.value();
     connect_errors += workers_cells_[w].upstream_connect_errors.value();
     timeouts += workers_cells_[w].upstream_timeouts.value();
+    for (std::size_t k = 0; k < connection_refusal_count; ++k)
+      refused[k] += workers_cells_[w].connections_refused[k].value();
   }
 
   live_values live;
@@ -166,6 +169,23 @@ std::vector<MetricFamily> proxy_metrics::Collect() const {
                       MetricType::Gauge);
   conns.metric.push_back(gauge({}, static_cast<double>(live.client_connections)));
   out.push_back(std::move(conns));
+  auto conn_keys = family("sluice_client_connection_keys",
+                          "Client keys (peer address, IPv6 by client_ip.ipv6_prefix; trusted "
+                          "proxies not counted) with a connection open now: the entries "
+                          "caps.max_connections_per_ip is judged on.",
+                          MetricType::Gauge);
+  conn_keys.metric.push_back(gauge({}, static_cast<double>(live.client_connection_keys)));
+  out.push_back(std::move(conn_keys));
+
+  auto refused_f = family("sluice_connections_refused_total",
+                          "Client connections refused for capacity, by reason (per_ip, global: "
+                          "at accept, a fixed 503 and nothing read; reserve: a request that was "
+                          "neither exempt nor allowlisted on a connection taken from the reserve; "
+                          "descriptors: out of file descriptors at accept).",
+                          MetricType::Counter);
+  for (std::size_t k = 0; k < connection_refusal_count; ++k)
+    refused_f.metric.push_back(counter({{"reason", connection_refusal_names[k]}}, refused[k]));
+  out.push_back(std::move(refused_f));
 
   auto ws_open = family("sluice_websocket_connections", "WebSockets open now, by route.",
                         MetricType::Gauge);

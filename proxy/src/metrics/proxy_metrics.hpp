@@ -23,6 +23,7 @@ namespace sluice::metrics {
 /// Values owned elsewhere (limiter, connection and WebSocket counts), read at scrape time.
 struct live_values {
   std::uint64_t client_connections = 0;
+  std::uint64_t client_connection_keys = 0;  ///< distinct client keys with a connection open
   std::uint64_t key_table_keys = 0;
   std::uint64_t key_table_capacity = 0;
   std::uint64_t key_table_evictions = 0;

@@ -35,6 +35,19 @@ inline constexpr std::size_t websocket_refusal_count = 3;
 inline constexpr std::array<const char*, websocket_refusal_count> websocket_refusal_names{
     "per_ip", "per_route", "global"};
 
+/// The `reason` label of a client connection refused by sluice.
+enum class connection_refusal {
+  per_ip,       ///< caps.max_connections_per_ip reached at accept: fixed 503, nothing read
+  global,       ///< caps.max_client_connections reached (reserve included) at accept: fixed 503
+  reserve,      ///< a request on a reserve connection, neither exempt nor allowlisted: 503
+  descriptors,  ///< out of file descriptors at accept: fixed 503 through the spare descriptor
+};
+inline constexpr std::size_t connection_refusal_count = 4;
+inline constexpr std::array<const char*, connection_refusal_count> connection_refusal_names{
+    "per_ip", "global", "reserve", "descriptors"};
+static_assert(static_cast<std::size_t>(connection_refusal::descriptors) + 1 ==
+              connection_refusal_count);
+
 /// One worker's cells of one route.
 struct alignas(64) route_cells {
   std::array<std::array<counter_cell, decision_count>, method_class_count> requests;
@@ -98,6 +111,12 @@ struct alignas(64) worker_cells {
   gauge_cell in_flight;                ///< requests being handled
   counter_cell upstream_connect_errors;  ///< connections to the upstream that failed or timed out
   counter_cell upstream_timeouts;        ///< upstream too slow to answer (response_timeout)
+  /// Client connections refused, by reason (accept refusals are counted on worker 0's thread,
+  /// where the listener runs).
+  std::array<counter_cell, connection_refusal_count> connections_refused;
+
+  /// Counts a refused client connection.
+  void refused(connection_refusal why) { connections_refused[static_cast<std::size_t>(why)].add(); }
 };
 
 }  // namespace sluice::metrics

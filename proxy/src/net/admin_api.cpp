@@ -10,7 +10,9 @@
 #include <nlohmann/json.hpp>
 
 #include "config/config_json.hpp"
+#include "limiter/clock.hpp"
 #include "net/limit_explainer.hpp"
+#include "routing/key_builder.hpp"
 
 namespace sluice::net {
 namespace asio = boost::asio;
@@ -22,6 +24,10 @@ namespace {
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 // A readiness probe must answer before the orchestrator's own timeout (often 1 s).
 constexpr auto ready_connect_cap = std::chrono::milliseconds(900);
+// Token failures are counted per peer in windows of a minute (admin.token_failures_per_minute);
+// the table of peers is bounded, past it peers share one count (failure_throttle).
+constexpr auto token_failure_window = std::chrono::minutes(1);
+constexpr std::size_t max_token_failure_peers = 4096;
 
 admin_api::response json_response(const admin_api::request& req, http::status status,
                                   const nlohmann::json& body) {
@@ -50,11 +56,15 @@ bool same_secret(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-admin_api::admin_api(shared_state& shared, const metrics::exposition& exposition,
+admin_api::admin_api(shared_state& shared, metrics::exposition& exposition,
                      std::function<reload_result()> reload, std::string token)
-    : shared_(shared), exposition_(exposition), reload_(std::move(reload)), token_(std::move(token)) {}
+    : shared_(shared),
+      exposition_(exposition),
+      reload_(std::move(reload)),
+      token_(std::move(token)),
+      token_failures_(limiter::to_ns(token_failure_window), max_token_failure_peers) {}
 
-asio::awaitable<admin_api::response> admin_api::handle(const request& req) {
+asio::awaitable<admin_api::response> admin_api::handle(const request& req, const ip_address& peer) {
   const auto url = boost::urls::parse_origin_form(req.target());
   if (!url) co_return error_response(req, http::status::bad_request, "malformed request target");
   const std::string path = url->path();
@@ -69,7 +79,7 @@ asio::awaitable<admin_api::response> admin_api::handle(const request& req) {
 
   if (path == "/reload") {
     if (req.method() != http::verb::post) co_return only("POST");
-    co_return reload(req);
+    co_return reload(req, peer);
   }
   if (path != "/metrics" && path != "/healthz" && path != "/readyz" && path != "/config" &&
       path != "/limits") {
@@ -195,13 +205,37 @@ bool admin_api::authorized(const request& req) const {
   return same_secret(auth.substr(scheme.size()), token_);
 }
 
-admin_api::response admin_api::reload(const request& req) {
+admin_api::response admin_api::reload(const request& req, const ip_address& peer) {
   if (token_.empty()) {
     return error_response(req, http::status::forbidden,
                           "mutating admin endpoints are off: no token configured (set "
                           "admin.token_env and that environment variable)");
   }
+  const auto snap = shared_.snapshot();
+  const ip_address key = routing::key_address(peer, snap->cfg().client_ip.ipv6_prefix);
+  const auto now = limiter::steady_clock_source::now();
+  {
+    // A peer past its failures is answered without the token being looked at: guessing gets
+    // no faster by sending more, and the comparison's timing is not on offer either.
+    std::lock_guard lock(throttle_mu_);
+    const auto wait =
+        token_failures_.throttled_for(key, snap->cfg().admin.token_failures_per_minute, now);
+    if (wait > 0) {
+      exposition_.admin_refused(metrics::admin_refusal::token_throttled);
+      const auto seconds = (wait + 999'999'999) / 1'000'000'000;
+      auto res = error_response(req, http::status::too_many_requests,
+                                "too many wrong tokens from this address; try again later");
+      res.set(http::field::retry_after, std::to_string(seconds));
+      return res;
+    }
+  }
   if (!authorized(req)) {
+    exposition_.admin_refused(metrics::admin_refusal::token);
+    // Only a credential counts against the peer: a call without one guessed nothing.
+    if (req.find(http::field::authorization) != req.end()) {
+      std::lock_guard lock(throttle_mu_);
+      token_failures_.failed(key, now);
+    }
     auto res = error_response(req, http::status::unauthorized, "missing or wrong bearer token");
     res.set(http::field::www_authenticate, "Bearer realm=\"sluice-admin\"");
     return res;

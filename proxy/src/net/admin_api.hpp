@@ -4,6 +4,7 @@
 // the bearer token, and is off when no token is configured.
 
 #include <functional>
+#include <mutex>
 #include <string>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -12,6 +13,8 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/url/params_view.hpp>
 
+#include "common/ip_address.hpp"
+#include "limiter/failure_throttle.hpp"
 #include "metrics/exposition.hpp"
 #include "net/shared_state.hpp"
 
@@ -30,22 +33,24 @@ class admin_api {
   using response = boost::beast::http::response<boost::beast::http::string_body>;
 
   /// `reload` loads the config file again and swaps it in; `token` empty: mutating calls off.
-  admin_api(shared_state& shared, const metrics::exposition& exposition,
+  admin_api(shared_state& shared, metrics::exposition& exposition,
             std::function<reload_result()> reload, std::string token);
 
-  /// The answer to `req` (never throws; errors are JSON answers).
-  boost::asio::awaitable<response> handle(const request& req);
+  /// The answer to `req` from `peer` (never throws; errors are JSON answers).
+  boost::asio::awaitable<response> handle(const request& req, const ip_address& peer);
 
  private:
   boost::asio::awaitable<response> ready(const request& req);
   response limits(const request& req, boost::urls::params_view params);
-  response reload(const request& req);
+  response reload(const request& req, const ip_address& peer);
   bool authorized(const request& req) const;
 
   shared_state& shared_;
-  const metrics::exposition& exposition_;
+  metrics::exposition& exposition_;
   std::function<reload_result()> reload_;
   std::string token_;
+  std::mutex throttle_mu_;  // handle() runs on the admin thread, but the class promises safety
+  limiter::failure_throttle token_failures_;  // per peer key, one-minute windows
 };
 
 }  // namespace sluice::net

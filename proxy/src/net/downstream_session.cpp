@@ -22,32 +22,26 @@ constexpr auto nothrow = asio::as_tuple(use_task);
 constexpr std::size_t read_chunk = 4096;
 constexpr auto linger_time = std::chrono::seconds(1);
 constexpr std::size_t linger_bytes = 256 * 1024;
+// A connection from the reserve exists to let a probe through a full pool: its one request
+// must arrive at once (a probe sends it with the connection), so a flood that reaches the
+// reserve holds each of its slots this long at most.
+constexpr auto reserve_head_timeout = std::chrono::seconds(1);
 }  // namespace
 
-downstream_session::downstream_session(socket_t socket, worker& owner)
-    : socket_(std::move(socket)), dl_(socket_), owner_(owner) {
+downstream_session::downstream_session(socket_t socket, worker& owner, ip_address peer,
+                                       connection_slot slot)
+    : socket_(std::move(socket)), dl_(socket_), owner_(owner), peer_(peer),
+      slot_(std::move(slot)) {
   const auto& t = owner_.shared().snapshot()->cfg().timeouts;
-  dl_.max_sleep(std::min({t.header, t.idle, t.body}));
-  boost::system::error_code ec;
-  const auto ep = socket_.remote_endpoint(ec);
-  if (!ec) {
-    const auto addr = ep.address();
-    if (addr.is_v4()) {
-      const auto b = addr.to_v4().to_bytes();
-      peer_ = ip_address::v4(b[0], b[1], b[2], b[3]);
-    } else {
-      const auto b = addr.to_v6().to_bytes();
-      std::copy(b.begin(), b.end(), peer_.bytes.begin());
-    }
-  }
+  auto shortest = std::min({t.header, t.idle, t.body});
+  if (slot_.reserve_only())
+    shortest = std::min<std::chrono::nanoseconds>(shortest, reserve_head_timeout);
+  dl_.max_sleep(shortest);
   peer_text_ = peer_.to_string();
   owner_.add(this);
 }
 
-downstream_session::~downstream_session() {
-  owner_.remove(this);
-  owner_.shared().close_connection();
-}
+downstream_session::~downstream_session() { owner_.remove(this); }
 
 void downstream_session::shutdown() {
   if (relay_ != nullptr) relay_->going_away();
@@ -68,6 +62,15 @@ void downstream_session::abort() {
 
 task<void> downstream_session::run() {
   auto self = shared_from_this();
+  // The first request's head is due within client_header of the accept, first byte included: a
+  // connection that never sends anything holds its slot that long, not client_idle.
+  {
+    const auto& t = owner_.shared().snapshot()->cfg().timeouts;
+    dl_.expires_after(slot_.reserve_only()
+                          ? std::min<std::chrono::nanoseconds>(t.header, reserve_head_timeout)
+                          : t.header);
+  }
+  bool first = true;
   while (!owner_.stopping()) {
     auto snap = owner_.shared().snapshot();
     const auto& cfg = snap->cfg();
@@ -75,7 +78,7 @@ task<void> downstream_session::run() {
     // Between requests the client gets the idle deadline; once a byte arrives, the header one.
     if (buffer_.size() == 0) {
       idle_ = true;
-      dl_.expires_after(cfg.timeouts.idle);
+      if (!first) dl_.expires_after(cfg.timeouts.idle);
       auto [ec, n] = co_await socket_.async_read_some(
           drained_buffer(buffer_.prepare(read_chunk)), nothrow);
       idle_ = false;
@@ -89,7 +92,9 @@ task<void> downstream_session::run() {
                           std::make_tuple(http1::arena_allocator<char>(arena_)));
     parser.header_limit(cfg.caps.max_header_bytes);
     parser.body_limit(cfg.caps.max_body_bytes);
-    const auto ec = co_await read_header(socket_, buffer_, parser, dl_, cfg.timeouts.header);
+    const auto ec =
+        co_await read_header(socket_, buffer_, parser, dl_, cfg.timeouts.header, !first);
+    first = false;
     if (ec) {
       const unsigned status = co_await reject_unreadable(socket_, dl_, ec, cfg);
       if (auto* m = snap->metrics(); m && status != 0) {
@@ -107,8 +112,11 @@ task<void> downstream_session::run() {
     // when it is decided. From here to the limiter's decision nothing suspends, so a reload's
     // rebase and swap (app/config_reloader) leave only that one step judged by the old config.
     // The head itself was read under the caps of `snap`: they bounded the read, nothing more.
+    in_request_ = true;
     request_exchange exchange(*this, owner_.shared().snapshot(), parser);
-    if (!co_await exchange.run()) break;
+    const bool again = co_await exchange.run();
+    in_request_ = false;
+    if (!again) break;
   }
   co_await linger_close();
 }

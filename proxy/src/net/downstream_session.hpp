@@ -15,6 +15,7 @@
 #include "net/io_types.hpp"
 #include "common/ip_address.hpp"
 #include "net/deadline.hpp"
+#include "net/shared_state.hpp"
 #include "http1/header_arena.hpp"
 #include "routing/admission.hpp"
 
@@ -27,9 +28,9 @@ class websocket_relay;
 /// A client connection and the loop that serves it.
 class downstream_session : public std::enable_shared_from_this<downstream_session> {
  public:
-  /// Takes an accepted socket; the connection slot was taken by the caller and is given back
-  /// when the session ends.
-  downstream_session(socket_t socket, worker& owner);
+  /// Takes an accepted socket from `peer`; `slot` (taken by the listener) is given back when
+  /// the session ends.
+  downstream_session(socket_t socket, worker& owner, ip_address peer, connection_slot slot);
   ~downstream_session();
 
   /// Serves requests until the client leaves, a deadline passes, or the worker stops.
@@ -38,6 +39,12 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
   void shutdown();
   /// Drain deadline passed: close now, whatever is in progress.
   void abort();
+  /// True while a request whose head was read is being handled (for the drain's count).
+  bool in_request() const { return in_request_; }
+  /// True while the connection is a WebSocket relay.
+  bool relaying() const { return relay_ != nullptr; }
+  /// True when the connection came from the reserve: it may carry one exempt request only.
+  bool reserve_only() const { return slot_.reserve_only(); }
 
  private:
   friend class request_exchange;
@@ -61,7 +68,9 @@ class downstream_session : public std::enable_shared_from_this<downstream_sessio
   http1::header_arena arena_;            // both parsers' fields; reset per request
   socket_t* upstream_socket_ = nullptr;  // the upstream connection in use
   websocket_relay* relay_ = nullptr;  // the WebSocket this connection became, while it runs
+  connection_slot slot_;  // the listener's count of this connection; given back at the end
   bool idle_ = false;  // waiting for the next request: safe to close at shutdown
+  bool in_request_ = false;  // a request exchange is running
 };
 
 }  // namespace sluice::net

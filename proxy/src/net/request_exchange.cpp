@@ -81,8 +81,24 @@ void request_exchange::decide() {
   if (!adm_.ok()) return;  // run() answers 400; the record says error
   route_ = adm_.route;
   if (!(adm_.client == session_.peer_)) record_.client_text = adm_.client.to_string();
+  // A connection from the reserve carries only exempt requests, and no WebSocket (it would keep
+  // its slot for hours); anything else is refused before the limiter counts it.
+  if (session_.reserve_only() &&
+      (!adm_.exempt || (route_->websocket && websocket_upgrade::wanted(req)))) {
+    reserve_refused_ = true;
+    record_.result = request_record::outcome::limited;
+    if (auto* m = snap_->metrics())
+      m->worker(session_.owner_.index()).refused(metrics::connection_refusal::reserve);
+    return;
+  }
   if (adm_.exempt) {
     record_.result = request_record::outcome::exempt;
+    return;
+  }
+  // A connection from the reserve carries exempt requests only; anything else is refused here,
+  // before the limiter, so the refusal costs nobody's quota.
+  if (session_.reserve_only()) {
+    record_.result = request_record::outcome::limited;
     return;
   }
   record_.result = request_record::outcome::allowed;
@@ -102,7 +118,9 @@ void request_exchange::decide() {
 request_exchange::local_error request_exchange::judge() {
   auto& req = parser_.get();
   version_ = req.version();
-  client_keep_alive_ = parser_.keep_alive() && !session_.owner_.stopping();
+  // A reserve connection serves one request and goes, so the reserve turns over.
+  client_keep_alive_ =
+      parser_.keep_alive() && !session_.owner_.stopping() && !session_.reserve_only();
   is_head_ = req.method() == http::verb::head;
 
   // The fields this function needs, in one walk over the list (see connection_named).
@@ -144,6 +162,11 @@ request_exchange::local_error request_exchange::judge() {
 
   decide();
   if (!adm_.ok()) return {http::status::bad_request, adm_.message()};
+  if (reserve_refused_) {
+    return {http::status::service_unavailable,
+            "too many client connections: this one came from the reserve kept for exempt routes "
+            "and allowlisted clients"};
+  }
   return {};
 }
 
@@ -223,9 +246,12 @@ task<bool> request_exchange::respond_error(http::status status, std::string_view
   local_response r;
   r.status = status;
   // After a request sluice could not frame, the rest of the stream cannot be trusted either; a
-  // refused CONNECT may be followed by tunnel bytes.
+  // refused CONNECT may be followed by tunnel bytes; a 503 (the reserve, no descriptors) gives
+  // the connection back.
   r.keep_alive = status != http::status::bad_request && status != http::status::not_implemented &&
-                 status != http::status::method_not_allowed;
+                 status != http::status::method_not_allowed &&
+                 status != http::status::service_unavailable;
+  if (status == http::status::service_unavailable) r.headers.emplace_back("Retry-After", "1");
   r.body = json_error(message, {{"request_id", request_id_}});
   co_return co_await answer(r);
 }

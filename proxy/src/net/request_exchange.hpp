@@ -55,6 +55,7 @@ class request_exchange {
   local_error judge();
   void decide();
   task<bool> respond_limited();
+  /// 503 and a close: a request on a reserve connection that is not exempt.
   task<bool> respond_refused(boost::beast::http::status status, std::string_view message,
                              std::string_view limit, std::uint64_t retry_s);
   task<bool> respond_error(boost::beast::http::status status, std::string_view message);
@@ -79,6 +80,7 @@ class request_exchange {
   limiter::decision decision_;
   bool decided_ = false;  // the limiter was asked (RateLimit fields apply)
   bool holds_in_flight_ = false;
+  bool reserve_refused_ = false;  // a non-exempt request on a reserve connection
   request_record record_;
   upstream_exchange upstream_;
 };

@@ -1,17 +1,54 @@
 #pragma once
 // What all workers share: the limiter (exact across threads), the current config snapshot
-// (swapped atomically), the client-connection count and the access-log sink.
+// (swapped atomically), the client-connection counts and the access-log sink.
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <utility>
 
+#include "limiter/connection_slots.hpp"
 #include "limiter/limiter.hpp"
 #include "limiter/websocket_slots.hpp"
 #include "net/access_log.hpp"
 #include "net/proxy_snapshot.hpp"
 
 namespace sluice::net {
+
+/// A client connection's slot in connection_slots, given back once when the guard goes (the
+/// session's end, or a hand-over to a worker that did not happen). Move-only.
+class connection_slot {
+ public:
+  connection_slot() = default;
+  /// Holds `admission` (admitted) for `key` in `slots`.
+  connection_slot(limiter::connection_slots& slots, const ip_address& key,
+                  limiter::connection_admission admission)
+      : slots_(&slots), key_(key), admission_(admission) {}
+  connection_slot(connection_slot&& o) noexcept
+      : slots_(std::exchange(o.slots_, nullptr)), key_(o.key_), admission_(o.admission_) {}
+  connection_slot& operator=(connection_slot&& o) noexcept {
+    if (this != &o) {
+      reset();
+      slots_ = std::exchange(o.slots_, nullptr);
+      key_ = o.key_;
+      admission_ = o.admission_;
+    }
+    return *this;
+  }
+  ~connection_slot() { reset(); }
+
+  /// True for a connection taken from the reserve: exempt requests only.
+  bool reserve_only() const { return admission_.kind == limiter::connection_class::reserve; }
+  /// Gives the slot back now (idempotent).
+  void reset() {
+    if (slots_ != nullptr) std::exchange(slots_, nullptr)->release(key_, admission_);
+  }
+
+ private:
+  limiter::connection_slots* slots_ = nullptr;
+  ip_address key_;
+  limiter::connection_admission admission_;
+};
 
 /// Shared by every worker thread; every member is thread-safe.
 class shared_state {
@@ -35,25 +72,18 @@ class shared_state {
   /// The access-log sink, or null when logging is off.
   const std::shared_ptr<access_log_sink>& access_log() const { return access_log_; }
 
-  /// Takes a client-connection slot if fewer than `max` are taken.
-  bool try_open_connection(std::uint32_t max) {
-    auto n = connections_.load(std::memory_order_relaxed);
-    do {
-      if (n >= max) return false;
-    } while (!connections_.compare_exchange_weak(n, n + 1, std::memory_order_relaxed));
-    return true;
-  }
+  /// Client connections open, in total and per client key (taken at accept, given back by
+  /// connection_slot).
+  limiter::connection_slots& connections() { return connections_; }
   /// Client connections open now.
-  std::uint32_t open_connections() const { return connections_.load(std::memory_order_relaxed); }
-  /// Gives a slot back.
-  void close_connection() { connections_.fetch_sub(1, std::memory_order_relaxed); }
+  std::uint32_t open_connections() const { return connections_.open(); }
 
  private:
   std::atomic<std::shared_ptr<const proxy_snapshot>> snapshot_;
   limiter::limiter limiter_;
   limiter::websocket_slots websocket_slots_;
   std::shared_ptr<access_log_sink> access_log_;
-  std::atomic<std::uint32_t> connections_{0};
+  limiter::connection_slots connections_;
 };
 
 }  // namespace sluice::net

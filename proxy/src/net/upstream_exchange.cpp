@@ -162,6 +162,8 @@ task<bool> upstream_exchange::run() {
       if (auto* m = ex_.snap_->metrics()) m->worker(ex_.session_.owner_.index()).upstream_connect_errors.add();
       if (failure == connect_failure::timeout)
         co_return fail(http::status::gateway_timeout, "upstream connect timeout");
+      if (failure == connect_failure::descriptors)
+        co_return fail(http::status::service_unavailable, "proxy out of file descriptors");
       co_return fail(http::status::bad_gateway, "upstream unavailable");
     }
     const bool may_retry = conn->reused && bodyless && idempotent && attempt == 0;

@@ -1,6 +1,10 @@
 #include "net/upstream_pool.hpp"
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
@@ -20,6 +24,17 @@ using tcp = asio::ip::tcp;
 
 namespace {
 constexpr std::size_t standing_read_size = 16 * 1024;
+
+// Asked only after a connect failed: Asio's range connect reports a socket it could not open as
+// operation_aborted, so the one way to tell EMFILE from the upstream's refusal is to try.
+bool out_of_descriptors() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd >= 0) {
+    ::close(fd);
+    return false;
+  }
+  return errno == EMFILE || errno == ENFILE;
+}
 }  // namespace
 
 upstream_connection::upstream_connection(const executor_t& ex)
@@ -159,7 +174,9 @@ task<std::unique_ptr<upstream_connection>> upstream_pool::connect(
   auto [ec, ep] =
       co_await asio::async_connect(conn->socket, endpoints_, asio::as_tuple(use_task));
   if (ec) {
-    failure = conn->dl.expired() ? connect_failure::timeout : connect_failure::refused;
+    failure = conn->dl.expired()   ? connect_failure::timeout
+              : out_of_descriptors() ? connect_failure::descriptors
+                                     : connect_failure::refused;
     endpoints_.clear();  // resolve again next time: the name may point elsewhere now
     co_return nullptr;
   }

@@ -99,7 +99,13 @@ struct upstream_connection {
 };
 
 /// Why connect() failed.
-enum class connect_failure { none, refused, timeout, resolve };
+enum class connect_failure {
+  none,
+  refused,      ///< refused, reset or unreachable: 502
+  timeout,      ///< over upstream.connect_timeout: 504
+  resolve,      ///< the name did not resolve: 502
+  descriptors,  ///< sluice is out of file descriptors: 503 (the upstream is not at fault)
+};
 
 /// Pool of idle upstream connections for one worker.
 class upstream_pool {

@@ -5,7 +5,6 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 
 #include <unistd.h>
 
@@ -13,7 +12,6 @@
 #include <cstring>
 
 #include "common/log.hpp"
-#include "net/deadline.hpp"
 #include "net/downstream_session.hpp"
 
 namespace sluice::net {
@@ -23,14 +21,6 @@ using tcp = asio::ip::tcp;
 namespace {
 constexpr auto nothrow = asio::as_tuple(use_task);
 constexpr auto flush_interval = std::chrono::milliseconds(100);
-// Answer to a client over max_client_connections: written once, then the socket is closed.
-constexpr std::string_view over_capacity_response =
-    "HTTP/1.1 503 Service Unavailable\r\n"
-    "Content-Type: application/json\r\n"
-    "Retry-After: 1\r\n"
-    "Connection: close\r\n"
-    "Content-Length: 39\r\n\r\n"
-    "{\"error\":\"too many client connections\"}";
 }  // namespace
 
 worker::worker(shared_state& shared, unsigned index)
@@ -57,8 +47,11 @@ void worker::join() {
   if (thread_.joinable()) thread_.join();
 }
 
-void worker::adopt(tcp protocol, tcp::socket::native_handle_type fd) {
-  asio::post(ctx_, [this, protocol, fd] {
+void worker::adopt(tcp protocol, tcp::socket::native_handle_type fd, ip_address peer,
+                   connection_slot slot) {
+  // The caps were judged by the listener; the slot it took goes back with the session, or with
+  // this handler if the connection never becomes one.
+  asio::post(ctx_, [this, protocol, fd, peer, slot = std::move(slot)]() mutable {
     socket_t socket(ctx_);
     boost::system::error_code ec;
     socket.assign(protocol, fd, ec);
@@ -67,25 +60,11 @@ void worker::adopt(tcp protocol, tcp::socket::native_handle_type fd) {
       return;
     }
     if (stopping_) return;  // the socket closes as it goes out of scope
-    const auto snap = shared_.snapshot();
-    if (!shared_.try_open_connection(snap->cfg().caps.max_client_connections)) {
-      if (auto* m = snap->metrics()) m->unrouted().cells(index_).response(503);
-      asio::co_spawn(ctx_, refuse(std::move(socket)), asio::detached);
-      return;
-    }
     socket.set_option(tcp::no_delay(true), ec);
-    auto session = std::make_shared<downstream_session>(std::move(socket), *this);
+    auto session =
+        std::make_shared<downstream_session>(std::move(socket), *this, peer, std::move(slot));
     asio::co_spawn(ctx_, session->run(), asio::detached);
   });
-}
-
-task<void> worker::refuse(socket_t socket) {
-  deadline dl(socket);
-  dl.expires_after(std::chrono::seconds(1));
-  co_await asio::async_write(socket, asio::buffer(over_capacity_response), nothrow);
-  boost::system::error_code ignored;
-  socket.shutdown(tcp::socket::shutdown_send, ignored);
-  socket.close(ignored);
 }
 
 task<void> worker::flush_loop() {
@@ -108,8 +87,12 @@ void worker::stop(std::chrono::nanoseconds drain) {
     drain_timer_.expires_after(drain);
     drain_timer_.async_wait([this](boost::system::error_code ec) {
       if (ec) return;
-      for (auto* s : std::vector<downstream_session*>(sessions_.begin(), sessions_.end()))
+      for (auto* s : std::vector<downstream_session*>(sessions_.begin(), sessions_.end())) {
+        // Counted for the stop's last log line: what the drain deadline took from clients.
+        if (s->relaying()) ++cut_.websockets;
+        else if (s->in_request()) ++cut_.requests;
         s->abort();
+      }
       pool_.close_all();
     });
     if (sessions_.empty()) drain_timer_.cancel();

@@ -37,12 +37,20 @@ class worker {
   boost::asio::io_context& context() { return ctx_; }
   /// Starts the thread (and the access-log flush timer).
   void start();
-  /// Takes an accepted connection (a raw descriptor, released by the listener's thread) and
-  /// serves it on this worker. Thread-safe.
-  void adopt(boost::asio::ip::tcp protocol, socket_t::native_handle_type fd);
+  /// Takes an accepted connection from `peer` (a raw descriptor, released by the listener's
+  /// thread, with the slot the listener took for it) and serves it on this worker. Thread-safe.
+  void adopt(boost::asio::ip::tcp protocol, socket_t::native_handle_type fd, ip_address peer,
+             connection_slot slot);
   /// Stops accepting, lets requests in progress finish within `drain`, then closes the rest.
   /// Thread-safe. join() waits for the thread.
   void stop(std::chrono::nanoseconds drain);
+  /// What the drain deadline cut on this worker; read after join().
+  struct cut_counts {
+    unsigned requests = 0;    ///< requests whose head was read, not yet answered in full
+    unsigned websockets = 0;  ///< WebSockets still relaying
+  };
+  /// What the drain deadline cut (zeros when everything finished in time). After join() only.
+  cut_counts cut() const { return cut_; }
   /// Waits for the thread to end.
   void join();
 
@@ -62,7 +70,6 @@ class worker {
 
  private:
   task<void> flush_loop();
-  task<void> refuse(socket_t socket);
 
   shared_state& shared_;
   unsigned index_;
@@ -78,6 +85,7 @@ class worker {
   std::unordered_set<downstream_session*> sessions_;
   std::uint64_t id_state_;
   bool stopping_ = false;
+  cut_counts cut_;
   std::thread thread_;
 };
 

@@ -38,6 +38,14 @@ const bad_fixture bad_fixtures[] = {
      R"(:5:10: admin.allow: empty list would refuse every client; set admin.enabled: false instead)"},
     {"bad_admin_default_listen.yaml",
      R"(:1:9: listen: "127.0.0.1:9901": clashes with the admin listener's default address (127.0.0.1:9901); set admin.listen to another port, or admin.enabled: false)"},
+    {"bad_admin_host.yaml",
+     R"(:4:22: admin.hosts[1]: "evil host": expected a host name or an IP literal (IPv6 in brackets: "[::1]"))"},
+    {"bad_admin_host_port.yaml",
+     R"(:4:22: admin.hosts[1]: "localhost:9901": write the host without a port: every port is served)"},
+    {"bad_admin_hosts_empty.yaml",
+     R"(:4:10: admin.hosts: empty list would refuse every request by name; list the names operators use (an IP literal of the admin address is always served))"},
+    {"bad_admin_max_connections.yaml",
+     R"(:4:20: admin.max_connections: must be between 1 and 4294967295, got 0)"},
     {"bad_admin_listen.yaml",
      R"(:5:11: admin.listen: "127.0.0.1:8080": clashes with listen (127.0.0.1:8080); the admin listener needs a port of its own)"},
     {"bad_admin_token_env.yaml",
@@ -60,6 +68,8 @@ const bad_fixture bad_fixtures[] = {
      R"(:9:9: routes[0].limits[0].rate: duplicate key "rate" (first at line 8))"},
     {"bad_duplicate_route.yaml",
      R"(:10:11: routes[2].name: "stats": duplicate route name (first at line 4))"},
+    {"bad_drain_timeout.yaml",
+     R"(:4:10: timeouts.drain: "0s": must be greater than zero)"},
     {"bad_duration_missing_unit.yaml",
      R"(:3:20: upstream.connect_timeout: "2": missing unit (ms, s, m, h, d))"},
     {"bad_duration_unit.yaml",
@@ -120,6 +130,8 @@ const bad_fixture bad_fixtures[] = {
      R"(:6:13: default.limits[0].rate: "5/400d": period must be at most 1 year (365d))"},
     {"bad_rate_unit.yaml",
      R"(:14:15: routes[2].limits[0].rate: "60/minnute": unknown unit (second, minute, hour, day))"},
+    {"bad_reserved_connections.yaml",
+     R"(:5:25: caps.reserved_connections: "100": must be below caps.max_client_connections (100), or nothing but exempt requests could ever connect)"},
     {"bad_route_name.yaml",
      R"(:4:11: routes[0].name: "system stats": a route name is letters, digits, "_", "." and "-")"},
     {"bad_route_name_reserved.yaml",
@@ -265,7 +277,8 @@ TEST_CASE("websocket, admin and metrics keys get the same errors as every other 
   // "enabled" belongs to admin and metrics both: the message lists the keys of the map it is in.
   CHECK(error_of("caps: {enabled: true}\n") ==
         R"(x.yaml:2:8: caps.enabled: unknown key "enabled" (known keys: max_header_bytes, )"
-        R"(max_body_bytes, max_client_connections, max_websockets))");
+        R"(max_body_bytes, max_client_connections, max_websockets, max_connections_per_ip, )"
+        R"(reserved_connections))");
   CHECK(error_of("token_env: X\n") ==
         R"(x.yaml:2:1: token_env: unknown key "token_env" (it belongs under "admin"))");
 }

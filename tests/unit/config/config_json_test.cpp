@@ -33,11 +33,16 @@ TEST_CASE("the shipped config renders every section in the file's syntax") {
                               {"response_timeout", "30s"},
                               {"pool_max_idle", 64},
                               {"pool_idle_timeout", "1m"}});
-  CHECK(j["timeouts"] == json{{"client_header", "10s"}, {"client_idle", "1m"}, {"client_body", "30s"}});
+  CHECK(j["timeouts"] == json{{"client_header", "10s"},
+                              {"client_idle", "1m"},
+                              {"client_body", "30s"},
+                              {"drain", "10s"}});
   CHECK(j["caps"] == json{{"max_header_bytes", 16384},
                           {"max_body_bytes", 10485760},
                           {"max_client_connections", 10000},
-                          {"max_websockets", 10000}});
+                          {"max_websockets", 10000},
+                          {"max_connections_per_ip", 256},
+                          {"reserved_connections", 32}});
   CHECK(j["client_ip"] == json{{"trusted_proxies", json::array()}, {"ipv6_prefix", 64}});
   CHECK(j["allowlist"] == json::array());
   CHECK(j["key_table"] == json{{"max_keys", 1000000}});
@@ -46,7 +51,13 @@ TEST_CASE("the shipped config renders every section in the file's syntax") {
                            {"listen", "127.0.0.1:9901"},
                            {"allow", {"127.0.0.0/8", "::1/128"}},
                            {"token_env", "SLUICE_ADMIN_TOKEN"},
-                           {"mutating_endpoints", true}});
+                           {"mutating_endpoints", true},
+                           {"hosts", {"localhost", "127.0.0.1", "[::1]"}},
+                           {"max_connections", 64},
+                           {"max_connections_per_ip", 8},
+                           {"header_timeout", "5s"},
+                           {"idle_timeout", "30s"},
+                           {"token_failures_per_minute", 10}});
   CHECK(j["metrics"] == json{{"enabled", true}});
 
   REQUIRE(j["routes"].size() == cfg->routes.size());

@@ -35,10 +35,13 @@ TEST_CASE("a config with only the upstream gets every default") {
   CHECK(cfg->timeouts.header == 10s);
   CHECK(cfg->timeouts.idle == 60s);
   CHECK(cfg->timeouts.body == 30s);
+  CHECK(cfg->timeouts.drain == 10s);
   CHECK(cfg->caps.max_header_bytes == 16384);
   CHECK(cfg->caps.max_body_bytes == 10485760);
   CHECK(cfg->caps.max_client_connections == 10000);
   CHECK(cfg->caps.max_websockets == 10000);
+  CHECK(cfg->caps.max_connections_per_ip == 256);
+  CHECK(cfg->caps.reserved_connections == 32);
   CHECK(cfg->client_ip.trusted_proxies.empty());
   CHECK(cfg->client_ip.ipv6_prefix == 64);
   CHECK(cfg->allowlist.empty());
@@ -50,6 +53,12 @@ TEST_CASE("a config with only the upstream gets every default") {
   CHECK(cfg->admin.allow[0].to_string() == "127.0.0.0/8");
   CHECK(cfg->admin.allow[1].to_string() == "::1/128");
   CHECK(cfg->admin.token_env.empty());
+  CHECK(cfg->admin.hosts == std::vector<std::string>{"localhost", "127.0.0.1", "[::1]"});
+  CHECK(cfg->admin.max_connections == 64);
+  CHECK(cfg->admin.max_connections_per_ip == 8);
+  CHECK(cfg->admin.header_timeout == 5s);
+  CHECK(cfg->admin.idle_timeout == 30s);
+  CHECK(cfg->admin.token_failures_per_minute == 10);
   CHECK(cfg->metrics.enabled);
   CHECK(cfg->routes.empty());
   CHECK(cfg->default_route.name == "default");
@@ -73,10 +82,13 @@ TEST_CASE("every key of a full config lands in its field") {
   CHECK(cfg->timeouts.header == 5s);
   CHECK(cfg->timeouts.idle == 2min);
   CHECK(cfg->timeouts.body == 45s);
+  CHECK(cfg->timeouts.drain == 3s);
   CHECK(cfg->caps.max_header_bytes == 32 * 1024);
   CHECK(cfg->caps.max_body_bytes == 1024ull * 1024 * 1024);
   CHECK(cfg->caps.max_client_connections == 500);
   CHECK(cfg->caps.max_websockets == 200);
+  CHECK(cfg->caps.max_connections_per_ip == 20);
+  CHECK(cfg->caps.reserved_connections == 10);
   REQUIRE(cfg->client_ip.trusted_proxies.size() == 2);
   CHECK(cfg->client_ip.trusted_proxies[0] == *sluice::cidr::parse("10.0.0.0/8"));
   CHECK(cfg->client_ip.trusted_proxies[1] == *sluice::cidr::parse("::1/128"));
@@ -92,6 +104,12 @@ TEST_CASE("every key of a full config lands in its field") {
   CHECK(cfg->admin.allow[0].to_string() == "10.1.0.0/16");
   CHECK(cfg->admin.allow[1].to_string() == "fd00::/8");
   CHECK(cfg->admin.token_env == "SLUICE_TEST_TOKEN");
+  CHECK(cfg->admin.hosts == std::vector<std::string>{"admin.internal", "10.1.2.3", "[fd00::1]"});
+  CHECK(cfg->admin.max_connections == 16);
+  CHECK(cfg->admin.max_connections_per_ip == 0);
+  CHECK(cfg->admin.header_timeout == 2s);
+  CHECK(cfg->admin.idle_timeout == 1min);
+  CHECK(cfg->admin.token_failures_per_minute == 3);
   CHECK_FALSE(cfg->metrics.enabled);
 
   REQUIRE(cfg->routes.size() == 3);
@@ -210,6 +228,24 @@ TEST_CASE("admin and metrics default when left out, and admin.allow only when ab
   const auto narrowed = load_yaml(upstream_only + "admin: {allow: [10.9.8.7]}\n");
   REQUIRE(narrowed->admin.allow.size() == 1);
   CHECK(narrowed->admin.allow[0].to_string() == "10.9.8.7/32");
+}
+
+TEST_CASE("the connection reserve defaults to an eighth of a small pool, at most 32") {
+  CHECK(load_yaml(upstream_only + "caps: {max_client_connections: 2}\n")->caps.reserved_connections == 0);
+  CHECK(load_yaml(upstream_only + "caps: {max_client_connections: 100}\n")->caps.reserved_connections == 12);
+  CHECK(load_yaml(upstream_only + "caps: {max_client_connections: 1000}\n")->caps.reserved_connections == 32);
+  // Set, it is taken as written, whatever order the keys come in.
+  const auto set = load_yaml(upstream_only +
+                             "caps: {reserved_connections: 99, max_client_connections: 100}\n");
+  CHECK(set->caps.reserved_connections == 99);
+  CHECK(load_yaml(upstream_only + "caps: {reserved_connections: 0}\n")->caps.reserved_connections == 0);
+  CHECK(load_yaml(upstream_only + "caps: {max_connections_per_ip: 0}\n")->caps.max_connections_per_ip == 0);
+}
+
+TEST_CASE("admin hosts are stored lower-case without a port, IPv6 in brackets") {
+  const auto cfg = load_yaml(upstream_only + "admin: {hosts: [LocalHost, \"[::1]\", 10.0.0.1, sluice-admin.svc]}\n");
+  CHECK(cfg->admin.hosts ==
+        std::vector<std::string>{"localhost", "[::1]", "10.0.0.1", "sluice-admin.svc"});
 }
 
 TEST_CASE("websocket sizes and limits take their whole range") {
