@@ -107,6 +107,7 @@ struct websocket_compression {
   bool enabled = true;            ///< accept the client's offer and make one to the upstream
   std::uint8_t window_bits = 15;  ///< 9-15: sluice's LZ77 window, and the largest asked of peers
   std::uint8_t mem_level = 4;     ///< 1-9: zlib memLevel of sluice's compressor (its hash table)
+  std::uint8_t level = 6;         ///< 1-9: zlib compression level (1 fastest, 9 smallest)
 };
 
 /// A route's `websocket:` block. A route without one does not upgrade: the Upgrade header is
