@@ -37,14 +37,17 @@ message_deflater::result message_deflater::deflate(std::span<const std::uint8_t>
   const std::size_t total = out.size() - z_.avail_out;
   // zlib's rule: a full output means it may have more; call again until it leaves room.
   r.more = z_.avail_out == 0;
-  if (r.more) {
-    held_n_ = std::min<std::size_t>(4, total);
-    std::memcpy(held_.data(), out.data() + total - held_n_, held_n_);
-    r.produced = total - held_n_;
-  } else if (last && total >= 4) {
-    r.produced = total - 4;  // the sync flush's empty block tail, 00 00 FF FF
+  // The last 4 bytes out are always held back: every flush ends with 00 00 FF FF, and when the
+  // message's last call adds nothing (its input was empty), the tail to strip is the one the
+  // call before it ended with. The data is not delayed: a block's last symbol and its end code
+  // come before the marker.
+  const std::size_t keep = std::min<std::size_t>(4, total);
+  r.produced = total - keep;
+  if (last && !r.more) {
+    held_n_ = 0;  // the message's tail, left out as RFC 7692 7.2.1 asks
   } else {
-    r.produced = total;
+    held_n_ = keep;
+    std::memcpy(held_.data(), out.data() + r.produced, keep);
   }
   return r;
 }
