@@ -213,7 +213,8 @@ void websocket_pump::start_message() {
   }
   if (dropping_ || !can_relay()) return;
   if (compressed_ && !inflater_.begin(from_.deflate->inflate_window_bits)) {
-    violation(close_code::too_big, "no memory to decompress the message", close_code::going_away, false);
+    violation(close_code::internal_error, "no memory to decompress the message",
+              close_code::going_away, false);
     return;
   }
   const auto& c = settings_.compression;
@@ -269,7 +270,7 @@ task<void> websocket_pump::emit(std::span<std::uint8_t> data, bool fin) {
   for (;;) {
     const auto r = deflater_.deflate(in, out, fin);
     if (r.error) {
-      violation(close_code::going_away, "compression failed", close_code::going_away, false);
+      violation(close_code::going_away, "compression failed", close_code::internal_error, false);
       co_return;
     }
     in = in.subspan(r.consumed);

@@ -18,6 +18,7 @@ enum class close_code : std::uint16_t {
   bad_payload = 1007,     ///< a text message or close reason that is not UTF-8
   policy = 1008,          ///< a client over messages_per_ip
   too_big = 1009,         ///< a message over max_message_size, from either side
+  internal_error = 1011,  ///< no memory for a compression stream
 };
 
 /// True for a code a close frame may carry: 1000-1003, 1007-1014 (defined or registered),
