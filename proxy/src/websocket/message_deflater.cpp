@@ -8,12 +8,19 @@ namespace sluice::websocket {
 message_deflater::~message_deflater() { end(); }
 
 bool message_deflater::begin(int window_bits, int mem_level, int level) {
+  held_n_ = 0;
+  // Messages in a row reuse the stream: a reset costs a memset of the hash table, not an
+  // allocation of the window.
+  if (active_ && window_bits == window_bits_ && mem_level == mem_level_ && level == level_)
+    return deflateReset(&z_) == Z_OK;
   end();
   z_ = {};
   if (deflateInit2(&z_, level, Z_DEFLATED, -window_bits, mem_level, Z_DEFAULT_STRATEGY) != Z_OK)
     return false;
   active_ = true;
-  held_n_ = 0;
+  window_bits_ = window_bits;
+  mem_level_ = mem_level;
+  level_ = level;
   return true;
 }
 

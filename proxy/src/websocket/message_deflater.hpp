@@ -1,8 +1,8 @@
 #pragma once
 // Compresses permessage-deflate messages (RFC 7692 7.2.1) one at a time, flushing after every
 // piece so that each piece can go out as a frame at once. With context takeover off, every
-// message starts a fresh zlib stream, let go when the message ends: an idle WebSocket holds no
-// deflater.
+// message starts from a reset stream; the owner lets the stream go (end()) when no message is
+// under way, so an idle WebSocket holds no deflater.
 
 #include <array>
 #include <cstddef>
@@ -22,7 +22,8 @@ class message_deflater {
   message_deflater& operator=(const message_deflater&) = delete;
 
   /// Starts a message: window 2^`window_bits` (9-15), zlib `mem_level` (1-9) and `level`
-  /// (1-9); false when zlib has no memory for it.
+  /// (1-9), resetting the stream of the message before when it has the same; false when zlib
+  /// has no memory for it.
   bool begin(int window_bits, int mem_level, int level);
   /// What one call did.
   struct result {
@@ -43,6 +44,9 @@ class message_deflater {
  private:
   z_stream z_{};
   bool active_ = false;
+  int window_bits_ = 0;  // the stream's parameters, while active
+  int mem_level_ = 0;
+  int level_ = 0;
   std::array<std::uint8_t, 4> held_{};  // the last bytes out, kept back until they are known
   std::size_t held_n_ = 0;              // not to be the tail a last flush ends with
 };

@@ -11,13 +11,16 @@ constexpr std::array<std::uint8_t, 4> empty_block_tail{0x00, 0x00, 0xFF, 0xFF};
 message_inflater::~message_inflater() { end(); }
 
 bool message_inflater::begin(int window_bits) {
+  stream_end_ = false;
+  tail_left_ = 4;
+  // Messages in a row reuse the stream (and the window it has allocated).
+  if (active_ && window_bits == window_bits_) return inflateReset(&z_) == Z_OK;
   end();
   z_ = {};
   // Negative: raw deflate, no zlib header or checksum.
   if (inflateInit2(&z_, -window_bits) != Z_OK) return false;
   active_ = true;
-  stream_end_ = false;
-  tail_left_ = 4;
+  window_bits_ = window_bits;
   return true;
 }
 

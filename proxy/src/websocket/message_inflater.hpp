@@ -1,7 +1,8 @@
 #pragma once
 // Decompresses permessage-deflate messages (RFC 7692 7.2.2) one at a time, piece by piece as
-// their frames arrive. With context takeover off, every message starts a fresh zlib stream, and
-// the stream is let go when the message ends: an idle WebSocket holds no inflater.
+// their frames arrive. With context takeover off, every message starts from a reset stream; the
+// owner lets the stream go (end()) when no message is under way, so an idle WebSocket holds no
+// inflater.
 
 #include <cstddef>
 #include <cstdint>
@@ -19,8 +20,8 @@ class message_inflater {
   message_inflater(const message_inflater&) = delete;
   message_inflater& operator=(const message_inflater&) = delete;
 
-  /// Starts a message compressed with a window of at most 2^`window_bits`; false when zlib has
-  /// no memory for it.
+  /// Starts a message compressed with a window of at most 2^`window_bits` (resetting the
+  /// stream of the message before when it had the same); false when zlib has no memory for it.
   bool begin(int window_bits);
   /// What one call did.
   struct result {
@@ -41,6 +42,7 @@ class message_inflater {
  private:
   z_stream z_{};
   bool active_ = false;
+  int window_bits_ = 0;           // the stream's window, while active
   bool stream_end_ = false;       // the sender ended its deflate stream (BFINAL): ignore the rest
   std::uint8_t tail_left_ = 4;    // bytes of the 00 00 FF FF tail not yet fed
 };

@@ -150,3 +150,21 @@ TEST_CASE("a message whose last piece is empty still ends without the flush tail
   }
   inflateEnd(&z);
 }
+
+TEST_CASE("one deflater and one inflater carry message after message (reset, not made again)") {
+  message_deflater d;
+  message_inflater f;
+  std::vector<std::uint8_t> packed(64 * 1024), plain(64 * 1024);
+  for (int i = 0; i < 5; ++i) {
+    const auto message = text_bytes(1000 + 3000 * static_cast<std::size_t>(i));
+    REQUIRE(d.begin(12, 4, 6));
+    const auto c = d.deflate(message, packed, true);
+    REQUIRE(!c.more);
+    REQUIRE(f.begin(12));
+    const auto r = f.inflate(std::span<const std::uint8_t>(packed.data(), c.produced), plain, true);
+    REQUIRE(!r.error);
+    const auto tail = f.inflate({}, std::span<std::uint8_t>(plain.data() + r.produced, plain.size() - r.produced), true);
+    CHECK(tail.done);
+    CHECK(std::vector<std::uint8_t>(plain.begin(), plain.begin() + static_cast<std::ptrdiff_t>(r.produced + tail.produced)) == message);
+  }
+}
