@@ -13,19 +13,6 @@ namespace {
 constexpr auto nothrow = asio::as_tuple(use_task);
 }  // namespace
 
-close_frame make_close(std::uint16_t code, std::string_view reason) {
-  close_frame f;
-  f.size = ws::write_close(code, reason, f.bytes);
-  return f;
-}
-
-close_frame copy_close(std::span<const std::uint8_t> payload) {
-  close_frame f;
-  f.size = std::min(payload.size(), f.bytes.size());
-  std::copy_n(payload.begin(), f.size, f.bytes.begin());
-  return f;
-}
-
 task<bool> websocket_side::send(ws::frame_header h, std::span<std::uint8_t> payload) {
   co_return co_await write_frame(h, payload, false);
 }

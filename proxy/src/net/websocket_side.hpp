@@ -13,27 +13,15 @@
 
 #include "net/io_types.hpp"
 #include "net/websocket_link.hpp"
-#include "websocket/close_code.hpp"
+#include "websocket/close_frame.hpp"
 #include "websocket/deflate_negotiation.hpp"
 #include "websocket/frame_header.hpp"
 
 namespace sluice::net {
 
-/// A close frame's payload, held by value (a close is sent from a coroutine of its own).
-struct close_frame {
-  std::array<std::uint8_t, websocket::max_close_reason + 2> bytes{};  ///< code and reason
-  std::size_t size = 0;                                                ///< 0: no code
-  /// The code, when there is one.
-  std::optional<std::uint16_t> code() const {
-    if (size < 2) return std::nullopt;
-    return static_cast<std::uint16_t>((bytes[0] << 8) | bytes[1]);
-  }
-};
-
-/// Builds the payload of a close with `code` and `reason`.
-close_frame make_close(std::uint16_t code, std::string_view reason);
-/// Builds it from a received close frame's payload (already checked).
-close_frame copy_close(std::span<const std::uint8_t> payload);
+using websocket::close_frame;
+using websocket::copy_close;
+using websocket::make_close;
 
 /// The client's or the upstream's connection.
 struct websocket_side {
