@@ -353,7 +353,7 @@ void websocket_pump::violation(close_code code, std::string_view reason, close_c
 void websocket_pump::ended(const boost::system::error_code& ec) {
   const bool eof = ec == asio::error::eof;
   // A side that closed and then half-closed its TCP may still be waiting for the answer.
-  if (!(eof && from_.close_got && !from_.close_written)) from_.gone = true;
+  if (!(eof && from_.close_got && !from_.close_written)) from_.mark_gone();
   link_.open_gate();
   link_.start_closing();
   if (from_.close_got) return;  // the usual end: its close came, then its FIN

@@ -42,6 +42,7 @@ struct websocket_relay::impl {
   std::string upstream_early;  // frames the upstream sent with its 101
   std::string client_early;    // bytes the client sent after its request
   std::optional<websocket_pump> to_upstream, to_client;
+  std::function<void()> client_done;  // for the client side, once it is made
   bool started = false;
   bool stop_requested = false;  // shutdown came before the relay started
 
@@ -96,6 +97,7 @@ task<bool> websocket_relay::accept_client(socket_t client, std::string_view key,
                                           const field_list& response_fields, std::string_view early) {
   auto& d = *impl_;
   auto& c = d.client.emplace(std::move(client), true, d.link);
+  c.on_done = std::move(d.client_done);
   std::string answer;
   c.deflate = ws::accept_offer(extensions, d.settings.compression, answer);
   const bool ok = co_await switch_protocols(c.socket, key, answer, response_fields, d.handshake_timeout);
@@ -103,7 +105,7 @@ task<bool> websocket_relay::accept_client(socket_t client, std::string_view key,
     d.link.note("client gone before its 101");
     // The upstream has a WebSocket open: close it properly, within the grace period.
     d.upstream.send_close(make_close(code_of(ws::close_code::going_away), "client went away"));
-    d.client->gone = true;
+    d.client->mark_gone();
     co_await run();
     co_return false;
   }
@@ -196,5 +198,7 @@ void websocket_relay::going_away() {
 }
 
 void websocket_relay::abort() { impl_->hard_close(); }
+
+void websocket_relay::when_client_done(std::function<void()> f) { impl_->client_done = std::move(f); }
 
 }  // namespace sluice::net

@@ -10,6 +10,7 @@
 // after sending one, sluice keeps reading that side, discarding, until its close and then its
 // FIN come, so the close frame is never lost to a reset. Every close has close_grace to finish.
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -50,6 +51,9 @@ class websocket_relay {
   void going_away();
   /// Drain deadline passed: drop both connections now.
   void abort();
+  /// `f` runs once when the client's side is done (its closing handshake complete, just before
+  /// sluice's FIN, or its connection gone), which may be before the upstream's side is.
+  void when_client_done(std::function<void()> f);
 
  private:
   struct impl;

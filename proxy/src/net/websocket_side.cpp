@@ -72,13 +72,26 @@ void websocket_side::close_received() {
 }
 
 void websocket_side::finish_handshake() {
+  done();
   if (!client) return;
   boost::system::error_code ignored;
   socket.shutdown(asio::socket_base::shutdown_send, ignored);
 }
 
-void websocket_side::abort() {
+void websocket_side::done() {
+  if (!on_done) return;
+  auto f = std::move(on_done);
+  on_done = nullptr;
+  f();
+}
+
+void websocket_side::mark_gone() {
   gone = true;
+  done();
+}
+
+void websocket_side::abort() {
+  mark_gone();
   boost::system::error_code ignored;
   socket.close(ignored);
   link.open_gate();

@@ -7,6 +7,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -44,6 +45,8 @@ struct websocket_side {
   void close_received();
   /// Drops the connection now (deadlines passed, or the write failed).
   void abort();
+  /// Nothing more will be written to it (its connection ended).
+  void mark_gone();
 
   socket_t socket;           ///< the connection
   bool client;               ///< frames from it are masked, frames to it are not
@@ -57,12 +60,18 @@ struct websocket_side {
   bool gone = false;            ///< its connection ended: nothing more is written to it
   bool writing = false;         ///< a frame is on the wire
   clock::time_point write_started = clock::time_point::max();  ///< since then (max: none)
+  /// Called once when this side is done: its closing handshake complete (the client's, just
+  /// before sluice's FIN), or its connection gone. For the client, that frees its WebSocket slot
+  /// before the client can see the end and try again.
+  std::function<void()> on_done;
 
  private:
   // The coroutine send_close() spawns; the frame is its own copy.
   task<void> write_close(close_frame frame);
   // Writes the frame, waiting for the gate; the close frame bypasses the "close sent" check.
   task<bool> write_frame(websocket::frame_header h, std::span<std::uint8_t> payload, bool is_close);
+  // Runs on_done, once.
+  void done();
   // Both close frames have crossed: as the server, send our FIN (RFC 6455 7.1.1: the server
   // closes the TCP connection first); as the client, wait for the upstream's.
   void finish_handshake();

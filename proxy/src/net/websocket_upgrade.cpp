@@ -112,6 +112,9 @@ task<bool> websocket_upgrade::run() {
   }
   websocket_relay relay(std::move(conn->socket), ws, ml, up.response_timeout,
                         ex_.cfg_.caps.max_header_bytes);
+  // The slot goes back as soon as the client's side is closed, before it sees sluice's FIN: a
+  // client that closes and opens again at once finds its place free.
+  relay.when_client_done([&slot] { slot.release(); });
   // The socket is the relay's: the rest of the pooled connection (its buffer, its deadline's
   // timer) would only sit in this frame for the life of the WebSocket.
   conn.reset();
