@@ -28,8 +28,8 @@ from websockets.exceptions import ConnectionClosed
 from conftest import sluice_config
 from test_websocket_proxy import (KiB, RECV_TIMEOUT_S, assert_exits_cleanly, connect, recv,
                                   recv_close, run, start, stub_log_line, wait_counts)
-from ws_frames import (OP_CLOSE, OP_TEXT, RawClient, close_payload, parse_close, send_from_server,
-                       serve_upgrade)
+from ws_frames import (OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT, RawClient, close_payload,
+                       encode_frame, parse_close, send_from_server, serve_upgrade)
 
 # Repetitions of a close that used to be lost about half the time.
 TRIALS = 15
@@ -172,6 +172,51 @@ def test_invalid_close_codes_from_the_client_get_1002(launcher):
     # The upstream was closed properly, with sluice's own going-away.
     assert stub_log_line(stub, r"websocket /ws closed by client 1001\b"), stub.stderr_text()
     asyncio.run(wait_counts(sluice, "ws", stub, 0))
+    assert_exits_cleanly(launcher, sluice)
+
+
+def test_frames_rfc_6455_forbids_get_1002_and_bad_utf8_1007(launcher):
+    stub, sluice = start(launcher, ["--ws-interval", "0"], WS_ROUTE % "")
+    cases = [
+        ("unmasked", encode_frame(OP_TEXT, b"hi", mask=False), 1002),
+        ("reserved opcode", encode_frame(0x3, b"x"), 1002),
+        ("RSV1 not negotiated", encode_frame(OP_TEXT, b"x", rsv1=True), 1002),
+        ("continuation first", encode_frame(OP_CONT, b"x"), 1002),
+        ("new message inside one", encode_frame(OP_TEXT, b"a", fin=False) + encode_frame(OP_TEXT, b"b"), 1002),
+        ("fragmented ping", encode_frame(OP_PING, b"p", fin=False), 1002),
+        ("text not UTF-8", encode_frame(OP_TEXT, b"ok \xc3\x28"), 1007),
+        ("text not UTF-8 across frames", encode_frame(OP_TEXT, b"\xe2\x9c", fin=False) +
+         encode_frame(OP_CONT, b"x"), 1007),
+    ]
+    for i, (what, wire, expected) in enumerate(cases):
+        client = RawClient(sluice.port, "/ws", f"127.0.4.{200 + i}")
+        try:
+            client.sock.sendall(wire)
+            close = client.reader.data_or_close()
+            assert close is not None and close.opcode == OP_CLOSE, (what, close)
+            assert parse_close(close.payload)[0] == expected, (what, close)
+            client.send(OP_CLOSE, close.payload)
+            client.reader.until_eof()
+        finally:
+            client.close()
+    # A ping between the fragments of a message is fine, and goes through between them.
+    client = RawClient(sluice.port, "/ws", "127.0.4.250")
+    try:
+        client.sock.sendall(encode_frame(OP_TEXT, b"frag", fin=False) + encode_frame(OP_PING, b"mid") +
+                            encode_frame(OP_CONT, b"mented"))
+        frames = [client.frame(), client.frame()]
+        assert sorted((f.opcode, f.payload) for f in frames if f.opcode == OP_PONG) == [(OP_PONG, b"mid")]
+        text = b""
+        f = next(f for f in frames if f.opcode != OP_PONG)
+        text += f.payload
+        while not f.fin:
+            f = client.frame()
+            text += f.payload
+        assert text == b"fragmented"
+        client.send(OP_CLOSE, close_payload(1000))
+        client.reader.until_eof()
+    finally:
+        client.close()
     assert_exits_cleanly(launcher, sluice)
 
 

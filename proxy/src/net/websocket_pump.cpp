@@ -336,7 +336,14 @@ task<void> websocket_pump::control(std::span<std::uint8_t> payload) {
 
 void websocket_pump::violation(close_code code, std::string_view reason, close_code other_code,
                                bool framing_lost) {
-  if (framing_lost) lost_ = true;
+  if (framing_lost && !lost_) {
+    // The rest of what it sends cannot be read as frames, so no close of its own can be found:
+    // the connection is failed (RFC 6455 7.1.7), our close and FIN go out, and what it still
+    // sends is read and dropped until its FIN, as after a closing handshake.
+    lost_ = true;
+    from_.failed = true;
+    from_.close_received();  // nothing more to wait for: our close, once out, ends it
+  }
   if (violated_ || from_.close_sent) {
     // Closing already: nothing more to say.
     violated_ = true;

@@ -73,7 +73,7 @@ void websocket_side::close_received() {
 
 void websocket_side::finish_handshake() {
   done();
-  if (!client) return;
+  if (!client && !failed) return;
   boost::system::error_code ignored;
   socket.shutdown(asio::socket_base::shutdown_send, ignored);
 }

@@ -58,6 +58,7 @@ struct websocket_side {
   bool awaiting_reply = false;  ///< its close went on to the other side, whose answer comes back
   std::optional<std::uint16_t> close_code;  ///< the code of its close, when it had one
   bool gone = false;            ///< its connection ended: nothing more is written to it
+  bool failed = false;          ///< it broke the framing: no close of its own is waited for
   bool writing = false;         ///< a frame is on the wire
   clock::time_point write_started = clock::time_point::max();  ///< since then (max: none)
   /// Called once when this side is done: its closing handshake complete (the client's, just
@@ -73,7 +74,8 @@ struct websocket_side {
   // Runs on_done, once.
   void done();
   // Both close frames have crossed: as the server, send our FIN (RFC 6455 7.1.1: the server
-  // closes the TCP connection first); as the client, wait for the upstream's.
+  // closes the TCP connection first); as the client, wait for the upstream's, unless it failed
+  // the connection (7.1.7: then either end closes).
   void finish_handshake();
 };
 
