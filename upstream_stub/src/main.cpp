@@ -76,7 +76,7 @@ int run(const stub_options& options) {
   auth_api auth_endpoints(users, tokens);
   jobs_api jobs_endpoints(jobs);
   websocket_api websocket_endpoints(counters, sampler, tokens,
-                                    websocket_settings{options.ws_interval});
+                                    websocket_settings{options.ws_interval, options.ws_deflate});
   test_aids_api test_aids;
   system_endpoints.add_routes(routes);
   auth_endpoints.add_routes(routes);
@@ -96,8 +96,9 @@ int run(const stub_options& options) {
   // Tests wait for this exact line to learn the port; it is printed once, after bind.
   char settings[128];
   std::snprintf(settings, sizeof settings,
-                " (threads %u, stats interval %g s, ws interval %g s, routing %s)", options.threads,
+                " (threads %u, stats interval %g s, ws interval %g s%s, routing %s)", options.threads,
                 options.stats_interval.count(), options.ws_interval.count(),
+                options.ws_deflate ? ", ws deflate" : "",
                 options.routing == routing_mode::loose ? "loose" : "exact");
   event_log::write("listening on " + endpoint_text(server->local_endpoint()) + settings);
 

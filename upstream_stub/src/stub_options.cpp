@@ -82,6 +82,8 @@ stub_options stub_options::parse(const std::vector<std::string>& args) {
       options.stats_interval = std::chrono::duration<double>(parse_seconds(flag, value()));
     } else if (flag == "--ws-interval") {
       options.ws_interval = std::chrono::duration<double>(parse_seconds(flag, value()));
+    } else if (flag == "--ws-deflate") {
+      options.ws_deflate = true;
     } else if (flag == "--routing") {
       const std::string text = value();
       if (text == "exact") {
@@ -112,7 +114,7 @@ stub_options stub_options::parse(const std::vector<std::string>& args) {
 
 std::string stub_options::usage() {
   return R"(usage: upstream-stub --listen ADDR:PORT [--stats-interval SECONDS] [--ws-interval SECONDS]
-                     [--threads N] [--routing exact|loose]
+                     [--ws-deflate] [--threads N] [--routing exact|loose]
        upstream-stub --help | --version
 
 The fake backend that sluice protects in tests and `make run`: it plays the seed's Python API.
@@ -124,6 +126,8 @@ options:
                             every request takes this long, like psutil.cpu_percent(interval=...)
   --ws-interval SECONDS     period of the stats messages on the WebSocket endpoints (default 1);
                             0 turns them off, so a WebSocket only echoes
+  --ws-deflate              accept permessage-deflate when a WebSocket client offers it (off by
+                            default: a plain WebSocket, as the seed's server)
   --threads N               threads running the server (default 1)
   --routing exact|loose     how a request finds its endpoint (default exact: the path as sent,
                             byte for byte, and the method as sent, like the seed's server).

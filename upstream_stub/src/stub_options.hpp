@@ -31,6 +31,8 @@ struct stub_options {
   std::chrono::duration<double> stats_interval{0.1};
   /// Push period of the stats messages on the WebSocket endpoints; 0 turns them off (echo only).
   std::chrono::duration<double> ws_interval{1.0};
+  /// Accept a client's permessage-deflate offer on the WebSocket endpoints.
+  bool ws_deflate = false;
   /// Threads running the io_context.
   unsigned threads = 1;
   /// How routes read a request's path and method: exact (the seed's server) or loose.

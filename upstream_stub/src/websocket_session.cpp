@@ -153,6 +153,11 @@ websocket_session::websocket_session(beast::tcp_stream& stream, const stats_samp
   ws_.set_option(timeouts);
   ws_.set_option(websocket::stream_base::decorator(
       [](websocket::response_type& res) { res.set(http::field::server, server_header()); }));
+  if (settings.deflate) {
+    websocket::permessage_deflate pmd;
+    pmd.server_enable = true;
+    ws_.set_option(pmd);
+  }
   ws_.read_message_max(max_ws_message_bytes);
   // One frame per message: what the stub sends is easy to read in a capture, and a proxy test sees
   // message boundaries unchanged.

@@ -25,6 +25,8 @@ namespace websocket = beast::websocket;
 struct websocket_settings {
   /// Period of the stats messages; 0 turns them off (echo only).
   std::chrono::duration<double> push_interval{1.0};
+  /// Accept permessage-deflate when the client offers it.
+  bool deflate = false;
 };
 
 /// A WebSocket served by three coroutines on the connection's strand: a reader (echo and close

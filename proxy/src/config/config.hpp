@@ -101,6 +101,15 @@ enum class message_limit_action {
   drop,   ///< discard the message, keep the connection
 };
 
+/// permessage-deflate (RFC 7692) on a route's WebSockets, negotiated with each side on its own.
+/// Context takeover is never used, so compression state exists only while a message is relayed.
+struct websocket_compression {
+  bool enabled = true;            ///< accept the client's offer and make one to the upstream
+  std::uint8_t window_bits = 15;  ///< 9-15: sluice's LZ77 window, and the largest asked of peers
+  std::uint8_t mem_level = 4;     ///< 1-9: zlib memLevel of sluice's compressor (its hash table)
+  std::uint8_t level = 6;         ///< 1-9: zlib compression level (1 fastest, 9 smallest)
+};
+
 /// A route's `websocket:` block. A route without one does not upgrade: the Upgrade header is
 /// stripped like any hop-by-hop header and the request is forwarded as plain HTTP.
 struct websocket_settings {
@@ -111,6 +120,7 @@ struct websocket_settings {
   duration idle_timeout = std::chrono::minutes(5);  ///< no message either way: close (1001)
   std::uint64_t max_message_bytes = 1024 * 1024;    ///< larger message from either side: 1009
   std::uint64_t max_queued_bytes = 64 * 1024;  ///< per direction; the relay stops reading past it
+  websocket_compression compression;            ///< permessage-deflate on either side
   std::uint64_t id = 0;  ///< key-table identity of messages_per_ip: the route name alone
 };
 

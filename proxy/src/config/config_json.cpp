@@ -50,6 +50,11 @@ json websocket_json(const websocket_settings& ws) {
       {"idle_timeout", format_duration(ws.idle_timeout)},
       {"max_message_size", ws.max_message_bytes},
       {"max_queued_bytes", ws.max_queued_bytes},
+      {"compression",
+       {{"enabled", ws.compression.enabled},
+        {"window_bits", ws.compression.window_bits},
+        {"mem_level", ws.compression.mem_level},
+        {"level", ws.compression.level}}},
       {"id", hex_id(ws.id)},
   };
 }

@@ -37,11 +37,16 @@ constexpr field limit_fields[] = {
 constexpr shape limit{shape_kind::map, limit_fields, nullptr, "in a limit, under \"limits\""};
 constexpr shape limit_list{shape_kind::list, {}, &limit};
 
+constexpr field compression_fields[] = {
+    {"enabled", &value}, {"window_bits", &value}, {"mem_level", &value}, {"level", &value}};
+constexpr shape compression{shape_kind::map, compression_fields, nullptr,
+                            "in a \"websocket.compression\" block"};
+
 constexpr field websocket_fields[] = {
     {"max_connections_per_ip", &value}, {"max_connections", &value},
     {"messages_per_ip", &value},        {"on_message_limit", &value},
     {"idle_timeout", &value},           {"max_message_size", &value},
-    {"max_queued_bytes", &value},
+    {"max_queued_bytes", &value},       {"compression", &compression},
 };
 constexpr shape websocket{shape_kind::map, websocket_fields, nullptr,
                           "in a route's \"websocket\" block"};
@@ -112,9 +117,10 @@ constexpr field top_fields[] = {
 constexpr shape top{shape_kind::map, top_fields, nullptr, "at the top level"};
 
 // Maps a misplaced key may belong to. The default route is left out: its keys are a route's too.
-constexpr std::array<const shape*, 13> homes{&top,   &upstream,  &timeouts, &caps,
+constexpr std::array<const shape*, 14> homes{&top,   &upstream,  &timeouts, &caps,
                                              &client_ip, &key_table, &admin,    &metrics,
-                                             &route, &limit,     &websocket, &paths, &match};
+                                             &route, &limit,     &websocket, &paths, &match,
+                                             &compression};
 
 const field* find_field(const shape& s, std::string_view key) {
   for (const field& f : s.fields)

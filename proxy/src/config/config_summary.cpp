@@ -29,6 +29,7 @@ std::string summarize(const websocket_settings& ws) {
     add("messages_per_ip " + format_rate(*ws.messages_per_ip) + " (" +
         std::string(to_string(ws.on_message_limit)) + ")");
   }
+  if (!ws.compression.enabled) add("compression off");
   return "websocket: " + (caps.empty() ? std::string("no caps") : caps);
 }
 

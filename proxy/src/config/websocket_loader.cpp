@@ -17,6 +17,32 @@ constexpr duration max_idle_timeout = 24h;
 // below 1 KiB it would stop reading after every few bytes and crawl.
 constexpr std::uint64_t min_queued_bytes = 1024;
 
+// RFC 7692 allows windows of 2^8 to 2^15; zlib cannot compress with 2^8 (it silently uses 2^9,
+// which a peer told 8 could not read), so sluice's own window starts at 9.
+constexpr std::uint64_t min_window_bits = 9;
+constexpr std::uint64_t max_window_bits = 15;
+
+websocket_compression read_compression(const yaml_node& node) {
+  if (!node.raw().IsMap()) {
+    node.fail("expected a map, got " + node.describe() +
+              " (write \"compression: {enabled: false}\" to turn it off)");
+  }
+  websocket_compression out;
+  if (const auto v = node.get("enabled")) out.enabled = v->boolean();
+  if (const auto v = node.get("window_bits")) {
+    const auto bits = v->integer(0, max_window_bits);
+    if (bits < min_window_bits) {
+      v->fail("must be between " + std::to_string(min_window_bits) + " and " +
+              std::to_string(max_window_bits) + ", got " + std::to_string(bits) +
+              " (zlib cannot compress with a window under 2^9)");
+    }
+    out.window_bits = static_cast<std::uint8_t>(bits);
+  }
+  if (const auto v = node.get("mem_level")) out.mem_level = static_cast<std::uint8_t>(v->integer(1, 9));
+  if (const auto v = node.get("level")) out.level = static_cast<std::uint8_t>(v->integer(1, 9));
+  return out;
+}
+
 message_limit_action read_action(const yaml_node& node) {
   const std::string text = node.text();
   if (text == "close") return message_limit_action::close;
@@ -52,6 +78,7 @@ websocket_settings read_websocket(const yaml_node& node, std::string_view route_
                     " bytes (the relay holds a whole frame header and some payload)");
     }
   }
+  if (const auto v = node.get("compression")) out.compression = read_compression(*v);
   out.id = websocket_identity(route_name);
   return out;
 }

@@ -32,7 +32,9 @@ task<bool> send_local(socket_t& socket, deadline& dl,
   out.append(std::to_string(static_cast<unsigned>(r.status)));
   out.push_back(' ');
   out.append(http::obsolete_reason(r.status));
-  out.append("\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n");
+  out.append("\r\n");
+  if (!r.content_type.empty()) out.append("Content-Type: ").append(r.content_type).append("\r\n");
+  out.append("Cache-Control: no-store\r\n");
   for (const auto& [name, value] : r.headers) out.append(name).append(": ").append(value).append("\r\n");
   out.append("Content-Length: ").append(std::to_string(r.body.size())).append("\r\n");
   if (r.version == 10 && r.keep_alive) out.append("Connection: keep-alive\r\n");

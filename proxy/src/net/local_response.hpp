@@ -1,5 +1,6 @@
 #pragma once
-// Answers sluice writes itself (errors and rejections), always JSON, always under a deadline.
+// Answers sluice writes itself (errors and rejections), JSON, always under a deadline; and an
+// upstream's refusal of a WebSocket upgrade, passed on with its own Content-Type.
 
 #include <initializer_list>
 #include <string>
@@ -20,7 +21,8 @@ namespace sluice::net {
 /// A response made by sluice rather than the upstream.
 struct local_response {
   boost::beast::http::status status = boost::beast::http::status::ok;
-  std::string body;  ///< JSON
+  std::string body;  ///< JSON, unless content_type says otherwise
+  std::string_view content_type = "application/json";  ///< empty: no Content-Type field
   std::vector<std::pair<std::string_view, std::string>> headers;  ///< extra fields
   bool keep_alive = false;
   unsigned version = 11;

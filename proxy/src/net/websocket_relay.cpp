@@ -3,338 +3,202 @@
 #include <optional>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core/string.hpp>
-#include <boost/beast/http/empty_body.hpp>
-#include <boost/beast/websocket/stream.hpp>
 
-#include "limiter/clock.hpp"
+#include "net/websocket_link.hpp"
+#include "net/websocket_pump.hpp"
+#include "net/websocket_side.hpp"
+#include "websocket/close_code.hpp"
 
 namespace sluice::net {
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace websocket = beast::websocket;
-using tcp = asio::ip::tcp;
+namespace ws = sluice::websocket;
 
 namespace {
 constexpr auto nothrow = asio::as_tuple(use_task);
-// After a close is started, how long the sides get to finish the closing handshake (and a
-// stalled write to drain) before both connections are dropped.
+using clock = std::chrono::steady_clock;
+// After a close is started, how long the sides get to finish the closing handshake and close
+// their TCP connections before both are dropped.
 constexpr auto close_grace = std::chrono::seconds(5);
+// When that passes with a side still waiting for the other's answer to its close, sluice
+// answers for the other, and the answer gets this long to go out.
+constexpr auto answer_grace = std::chrono::seconds(1);
 
-bool is_hop_by_hop_name(std::string_view n) {
-  for (const std::string_view h : {"connection", "keep-alive", "proxy-connection", "te", "trailer",
-                                   "transfer-encoding", "upgrade", "content-length",
-                                   "proxy-authorization", "proxy-authenticate"})
-    if (beast::iequals(n, h)) return true;
-  return false;
-}
-
-// Fields the websocket streams write themselves on each side.
-bool is_handshake_field(std::string_view n) {
-  return beast::iequals(n, "sec-websocket-key") || beast::iequals(n, "sec-websocket-accept") ||
-         beast::iequals(n, "sec-websocket-version") ||
-         beast::iequals(n, "sec-websocket-extensions") || beast::iequals(n, "host");
-}
-
+std::uint16_t code_of(ws::close_code c) { return static_cast<std::uint16_t>(c); }
 }  // namespace
 
 struct websocket_relay::impl {
-  using ws_stream = websocket::stream<socket_t>;
+  impl(socket_t u, const config::websocket_settings& s, message_limit l, config::duration handshake,
+       std::size_t header_bytes)
+      : link(u.get_executor()), upstream(std::move(u), false, link), settings(s), limit(l),
+        handshake_timeout(handshake), max_header_bytes(header_bytes) {}
 
-  impl(socket_t u, const config::websocket_settings& s, message_limit l,
-       config::duration handshake)
-      : upstream(std::move(u)), settings(s), limit(l), wake(upstream.get_executor()),
-        idle_timer(upstream.get_executor()), handshake_timeout(handshake) {
-    configure(upstream);
-  }
-
-  void configure(ws_stream& ws) {
-    ws.read_message_max(settings.max_message_bytes);
-    ws.auto_fragment(false);
-    // Beast's timer bounds the handshakes and the closing handshake; idleness is ours.
-    ws.set_option(websocket::stream_base::timeout{
-        std::chrono::duration_cast<std::chrono::steady_clock::duration>(handshake_timeout),
-        websocket::stream_base::none(), false});
-  }
-
-  std::optional<ws_stream> client_stream;  // made when the client's handshake starts
-  ws_stream upstream;
-  ws_stream& client() { return *client_stream; }
+  websocket_link link;
+  std::optional<websocket_side> client;  // made when the client's handshake starts
+  websocket_side upstream;
   config::websocket_settings settings;
   message_limit limit;
-  timer_t wake;        // run() sleeps on it until the spawned work is done
-  timer_t idle_timer;  // fires after idle_timeout without a message
   config::duration handshake_timeout;
-  std::unique_ptr<char[]> client_buf, upstream_buf;  // one per direction, made for the relay
-  int outstanding = 0;   // spawned coroutines still running
-  int pumps = 0;         // of which relay directions
-  bool closing = false;  // a close has been started (grace period running)
-  bool client_close_sent = false, upstream_close_sent = false;
-  bool client_ping_pending = false, upstream_ping_pending = false;
+  std::size_t max_header_bytes;
+  std::string upstream_early;  // frames the upstream sent with its 101
+  std::string client_early;    // bytes the client sent after its request
+  std::optional<websocket_pump> to_upstream, to_client;
+  std::function<void()> client_done;  // for the client side, once it is made
+  bool started = false;
   bool stop_requested = false;  // shutdown came before the relay started
-  std::string how;  // first reason the relay ended
-  std::chrono::steady_clock::time_point last_activity = std::chrono::steady_clock::now();
-
-  void note(std::string reason) {
-    if (how.empty()) how = std::move(reason);
-  }
-
-  template <class F>
-  void spawn(F&& f) {
-    ++outstanding;
-    asio::co_spawn(upstream.get_executor(), std::forward<F>(f), [this](std::exception_ptr) {
-      --outstanding;
-      wake.cancel();
-    });
-  }
-
-  // Starts the closing handshake on one side, once.
-  void close_side(bool client_side, websocket::close_reason reason) {
-    bool& sent = client_side ? client_close_sent : upstream_close_sent;
-    if (sent) return;
-    sent = true;
-    closing = true;
-    wake.cancel();
-    ws_stream& ws = client_side ? client() : upstream;
-    spawn([&ws, reason]() -> task<void> {
-      co_await ws.async_close(reason, nothrow);
-    });
-  }
 
   void hard_close() {
-    boost::system::error_code ignored;
-    if (client_stream) beast::get_lowest_layer(client()).close(ignored);
-    beast::get_lowest_layer(upstream).close(ignored);
+    if (client) client->abort();
+    upstream.abort();
   }
 
-  // A ping from one side goes on to the other (the sender's pong comes from Beast at once; the
-  // other side's pong is not passed back, or the sender would get two).
-  void forward_ping(bool to_client, beast::string_view payload) {
-    bool& pending = to_client ? client_ping_pending : upstream_ping_pending;
-    if (pending || closing) return;  // one at a time: a ping is a liveness probe, not data
-    pending = true;
-    ws_stream& ws = to_client ? client() : upstream;
-    websocket::ping_data data(payload.substr(0, websocket::ping_data::static_capacity));
-    spawn([&ws, &pending, data]() -> task<void> {
-      co_await ws.async_ping(data, nothrow);
-      pending = false;
-    });
+  void close_both(std::uint16_t code, std::string_view reason) {
+    const close_frame f = make_close(code, reason);
+    if (client) client->send_close(f);
+    upstream.send_close(f);
   }
 
-  // Client-to-upstream message admission: true to relay, false to drop (or after closing).
-  bool admit_message(bool& stop) {
-    stop = false;
-    if (limit.lim == nullptr) return true;
-    const std::array<limiter::limit_key, 1> keys{limit.key};
-    const auto d = limit.lim->acquire(*limit.route, keys, limiter::steady_clock_source::now());
-    if (d.allowed()) return true;
-    if (limit.action == config::message_limit_action::close) {
-      note("client over messages_per_ip: closed with 1008");
-      close_side(true, websocket::close_reason(websocket::close_code::policy_error,
-                                               "message rate limit exceeded"));
-      close_side(false, websocket::close_reason(websocket::close_code::going_away,
-                                                "client closed by proxy"));
-      stop = true;
-    }
-    return false;
-  }
-
-  task<void> pump(bool from_client) {
-    ws_stream& from = from_client ? client() : upstream;
-    ws_stream& to = from_client ? upstream : client();
-    char* buf = from_client ? client_buf.get() : upstream_buf.get();
-    const std::size_t cap = settings.max_queued_bytes;
-    bool in_message = false;
-    bool dropping = false;
-    for (;;) {
-      auto [ec, n] = co_await from.async_read_some(asio::buffer(buf, cap), nothrow);
-      if (ec) {
-        ended(from_client, ec);
-        break;
-      }
-      last_activity = std::chrono::steady_clock::now();
-      if (!in_message) {
-        in_message = true;
-        dropping = false;
-        if (from_client) {
-          bool stop = false;
-          dropping = !admit_message(stop);
-          if (stop) break;
-        }
-        to.binary(from.got_binary());
-      }
-      const bool fin = from.is_message_done();
-      if (!dropping) {
-        auto [wec, wn] = co_await to.async_write_some(fin, asio::buffer(buf, n), nothrow);
-        if (wec) {
-          // The other side is gone or closing; its own reader reports how.
-          if (!closing) {
-            note(std::string(from_client ? "upstream" : "client") + " write failed: " + wec.message());
-            close_side(from_client, websocket::close_reason(websocket::close_code::going_away,
-                                                            "peer went away"));
-          }
-          break;
-        }
-      }
-      if (fin) in_message = false;
-    }
-    if (--pumps == 0) idle_timer.cancel();
-  }
-
-  // `from` ended with `ec`: tell the other side the same way, if it can still hear it.
-  void ended(bool from_client, boost::system::error_code ec) {
-    const char* side = from_client ? "client" : "upstream";
-    if (ec == websocket::error::closed) {
-      const websocket::close_reason r = (from_client ? client() : upstream).reason();
-      note(std::string(side) + " closed (" + std::to_string(r.code) + ")");
-      // Beast answered that close itself: that side needs no close from us.
-      (from_client ? client_close_sent : upstream_close_sent) = true;
-      close_side(!from_client, r);
-    } else if (ec == websocket::error::message_too_big) {
-      // Beast has already closed that side with 1009.
-      note(std::string(side) + " sent a message over max_message_size: closed with 1009");
-      if (from_client) client_close_sent = true;
-      else upstream_close_sent = true;
-      close_side(!from_client, websocket::close_reason(websocket::close_code::going_away,
-                                                       "peer sent a message too big"));
-    } else {
-      note(std::string(side) + " ended: " + ec.message());
-      close_side(!from_client,
-                 websocket::close_reason(websocket::close_code::going_away,
-                                         from_client ? "client went away" : "upstream went away"));
-      closing = true;
-    }
-  }
-
-  task<void> watch_idle() {
-    while (pumps > 0) {
-      idle_timer.expires_at(last_activity + settings.idle_timeout);
-      auto [ec] = co_await idle_timer.async_wait(nothrow);
-      if (pumps == 0 || closing) break;
-      if (ec) continue;  // woken early (activity is read afresh)
-      if (std::chrono::steady_clock::now() - last_activity >= settings.idle_timeout) {
-        note("idle for idle_timeout: closed with 1001");
-        const websocket::close_reason r(websocket::close_code::going_away, "idle timeout");
-        close_side(true, r);
-        close_side(false, r);
-        break;
-      }
-    }
+  // A side whose close went on and whose answer has not come: sluice answers, with its code.
+  bool answer_for_peer(websocket_side& s) {
+    if (!s.awaiting_reply || s.close_sent || s.gone) return false;
+    s.awaiting_reply = false;
+    s.send_close(s.close_code ? make_close(*s.close_code, "") : close_frame{});
+    return true;
   }
 };
 
 websocket_relay::websocket_relay(socket_t upstream, const config::websocket_settings& settings,
-                                 message_limit limit, config::duration handshake_timeout)
-    : impl_(std::make_unique<impl>(std::move(upstream), settings, limit, handshake_timeout)) {}
+                                 message_limit limit, config::duration handshake_timeout,
+                                 std::size_t max_header_bytes)
+    : impl_(std::make_unique<impl>(std::move(upstream), settings, limit, handshake_timeout,
+                                   max_header_bytes)) {}
 
 websocket_relay::~websocket_relay() = default;
 
-task<upstream_upgrade> websocket_relay::open_upstream(std::string host,
-                                                                 std::string target,
-                                                                 field_list fields) {
-  auto& up = impl_->upstream;
-  up.set_option(websocket::stream_base::decorator([fields](websocket::request_type& req) {
-    req.erase(http::field::user_agent);
-    for (const auto& [name, value] : fields) req.insert(name, value);
-  }));
-  websocket::response_type res;
-  auto [ec] = co_await up.async_handshake(res, host, target, nothrow);
-  upstream_upgrade out;
-  for (const auto& f : res) {
-    const std::string_view name = f.name_string();
-    if (is_hop_by_hop_name(name) || is_handshake_field(name)) continue;
-    out.fields.emplace_back(std::string(name), std::string(f.value()));
-  }
-  if (!ec) {
-    out.upgraded = true;
-    co_return out;
-  }
-  if (res.result_int() != 0 && res.result_int() != 101) {
-    out.status = res.result_int();
-    out.body = std::move(res.body());
-  } else if (ec == beast::error::timeout) {
-    out.timed_out = true;
-  } else {
-    out.failed = true;
+task<upstream_upgrade> websocket_relay::open_upstream(std::string_view host, std::string_view target,
+                                                      const field_list& fields) {
+  auto& d = *impl_;
+  upstream_request req;
+  req.host = host;
+  req.target = target;
+  req.fields = &fields;
+  req.compression = &d.settings.compression;
+  req.timeout = d.handshake_timeout;
+  req.max_header_bytes = d.max_header_bytes;
+  upstream_upgrade out = co_await upgrade_upstream(d.upstream.socket, req);
+  if (out.upgraded) {
+    d.upstream.deflate = out.deflate;
+    d.upstream_early = std::move(out.early);
   }
   co_return out;
 }
 
-task<bool> websocket_relay::accept_client(socket_t client, std::string target,
-                                                     field_list fields,
-                                                     field_list response_fields) {
-  http::request<http::empty_body> req{http::verb::get, target, 11};
-  for (const auto& [name, value] : fields) req.insert(name, value);
-  auto& c = impl_->client_stream.emplace(std::move(client));
-  impl_->configure(c);
-  c.set_option(websocket::stream_base::decorator(
-      [response_fields](websocket::response_type& res) {
-        res.erase(http::field::server);
-        for (const auto& [name, value] : response_fields) res.insert(name, value);
-      }));
-  auto [ec] = co_await c.async_accept(req, nothrow);
-  if (ec) {
-    impl_->note("client handshake failed: " + ec.message());
-    const websocket::close_reason r(websocket::close_code::going_away, "client went away");
-    auto [cec] = co_await impl_->upstream.async_close(r, nothrow);
-    (void)cec;
+task<bool> websocket_relay::accept_client(socket_t client, std::string_view key,
+                                          std::string_view extensions,
+                                          const field_list& response_fields, std::string_view early) {
+  auto& d = *impl_;
+  auto& c = d.client.emplace(std::move(client), true, d.link);
+  c.on_done = std::move(d.client_done);
+  std::string answer;
+  c.deflate = ws::accept_offer(extensions, d.settings.compression, answer);
+  const bool ok = co_await switch_protocols(c.socket, key, answer, response_fields, d.handshake_timeout);
+  if (!ok) {
+    d.link.note("client gone before its 101");
+    // The upstream has a WebSocket open: close it properly, within the grace period.
+    d.upstream.send_close(make_close(code_of(ws::close_code::going_away), "client went away"));
+    d.client->mark_gone();
+    co_await run();
     co_return false;
   }
+  d.client_early.assign(early);
   co_return true;
 }
 
 task<std::string> websocket_relay::run() {
   auto& d = *impl_;
-  d.client_buf = std::make_unique_for_overwrite<char[]>(d.settings.max_queued_bytes);
-  d.upstream_buf = std::make_unique_for_overwrite<char[]>(d.settings.max_queued_bytes);
-  d.client().control_callback([&d](websocket::frame_type kind, beast::string_view payload) {
-    if (kind == websocket::frame_type::ping) d.forward_ping(false, payload);
-  });
-  d.upstream.control_callback([&d](websocket::frame_type kind, beast::string_view payload) {
-    if (kind == websocket::frame_type::ping) d.forward_ping(true, payload);
-  });
-  d.pumps = 2;
-  d.spawn(d.pump(true));
-  d.spawn(d.pump(false));
-  d.spawn(d.watch_idle());
-  if (d.stop_requested) going_away();
-  // Wait for everything spawned; once closing, give the closing handshakes a grace period.
-  auto close_started = std::chrono::steady_clock::time_point::max();
-  while (d.outstanding > 0) {
-    if (d.closing && close_started == std::chrono::steady_clock::time_point::max())
-      close_started = std::chrono::steady_clock::now();
-    if (d.closing) d.wake.expires_at(close_started + close_grace);
-    else d.wake.expires_at(std::chrono::steady_clock::time_point::max());
-    auto [ec] = co_await d.wake.async_wait(nothrow);
-    if (!ec && d.closing && d.outstanding > 0) {
-      d.note("closing handshake not finished in time: connections dropped");
-      d.hard_close();
-      close_started = std::chrono::steady_clock::now();  // the drop finishes the rest at once
+  boost::system::error_code ignored;
+  d.upstream.socket.non_blocking(true, ignored);
+  if (d.client) {
+    // The upstream is read even when the client is gone: its answer to our close, then its FIN.
+    d.to_client.emplace(d.upstream, *d.client, d.settings, nullptr, d.upstream_early);
+    d.link.spawn(d.to_client->run());
+    if (!d.client->gone) {
+      d.client->socket.non_blocking(true, ignored);
+      d.to_upstream.emplace(*d.client, d.upstream, d.settings, &d.limit, d.client_early);
+      d.link.spawn(d.to_upstream->run());
     }
+    std::string().swap(d.upstream_early);
+    std::string().swap(d.client_early);
+    d.started = true;
+    if (d.stop_requested) going_away();
   }
-  d.client().control_callback();
-  d.upstream.control_callback();
-  d.hard_close();
-  co_return d.how.empty() ? std::string("closed") : d.how;
+  const auto idle = std::chrono::duration_cast<clock::duration>(d.settings.idle_timeout);
+  auto answer_deadline = clock::time_point::max();
+  bool dropped = false;
+  auto drop = [&] {
+    d.link.note("closing handshake not finished in time: connections dropped");
+    d.hard_close();
+    dropped = true;
+  };
+  while (d.link.outstanding > 0) {
+    const auto now = clock::now();
+    auto next = clock::time_point::max();
+    // A write that has not finished in idle_timeout: that side stopped reading.
+    for (websocket_side* s : {d.client ? &*d.client : nullptr, &d.upstream}) {
+      if (s == nullptr || !s->writing || s->gone) continue;
+      if (now - s->write_started >= idle) {
+        d.link.note(std::string(s->name()) + " stopped reading for idle_timeout: dropped");
+        s->abort();
+        d.close_both(code_of(ws::close_code::going_away), "peer stopped reading");
+      } else {
+        next = std::min(next, s->write_started + idle);
+      }
+    }
+    if (!d.link.closing()) {
+      if (now - d.link.last_activity >= idle) {
+        d.link.note("idle for idle_timeout: closed with 1001");
+        d.close_both(code_of(ws::close_code::going_away), "idle timeout");
+      } else {
+        next = std::min(next, d.link.last_activity + idle);
+      }
+    }
+    if (d.link.closing() && !dropped) {
+      const auto grace_end = d.link.closing_since + close_grace;
+      if (answer_deadline != clock::time_point::max()) {
+        if (now >= answer_deadline) drop();
+      } else if (now >= grace_end) {
+        bool answered = d.answer_for_peer(d.upstream);
+        if (d.client) answered = d.answer_for_peer(*d.client) || answered;
+        if (answered) answer_deadline = now + answer_grace;
+        else drop();
+      }
+      // Once dropped, every operation ends with an error at once: wait for them, no deadline.
+      if (!dropped)
+        next = std::min(next, answer_deadline != clock::time_point::max() ? answer_deadline : grace_end);
+    }
+    d.link.wake.expires_at(next);
+    co_await d.link.wake.async_wait(nothrow);
+  }
+  // Both readers have seen their side's end (or were dropped): nothing unread is left to turn
+  // the close into a reset.
+  if (d.client) d.client->socket.close(ignored);
+  d.upstream.socket.close(ignored);
+  d.to_client.reset();
+  d.to_upstream.reset();
+  co_return d.link.how.empty() ? std::string("closed") : d.link.how;
 }
 
 void websocket_relay::going_away() {
   auto& d = *impl_;
-  if (!d.client_stream || d.pumps == 0) {
+  if (!d.started) {
     d.stop_requested = true;  // run() closes at once when it starts
     return;
   }
-  d.note("proxy shutting down: closed with 1001");
-  const websocket::close_reason r(websocket::close_code::going_away, "proxy shutting down");
-  d.close_side(true, r);
-  d.close_side(false, r);
+  d.link.note("proxy shutting down: closed with 1001");
+  d.close_both(code_of(ws::close_code::going_away), "proxy shutting down");
 }
 
 void websocket_relay::abort() { impl_->hard_close(); }
+
+void websocket_relay::when_client_done(std::function<void()> f) { impl_->client_done = std::move(f); }
 
 }  // namespace sluice::net

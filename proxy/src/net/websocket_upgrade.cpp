@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/rfc7230.hpp>
 
@@ -13,6 +14,7 @@
 #include "net/request_exchange.hpp"
 #include "net/websocket_relay.hpp"
 #include "net/worker.hpp"
+#include "websocket/handshake_key.hpp"
 
 namespace sluice::net {
 namespace beast = boost::beast;
@@ -32,10 +34,10 @@ task<bool> websocket_upgrade::run() {
   const auto& up = ex_.cfg_.upstream;
 
   if (req.method() != http::verb::get || req.version() != 11 ||
-      req[http::field::sec_websocket_key].empty() || !ex_.parser_.is_done()) {
+      !websocket::is_valid_key(req[http::field::sec_websocket_key]) || !ex_.parser_.is_done()) {
     co_return co_await ex_.respond_error(http::status::bad_request,
                                      "malformed WebSocket upgrade (RFC 6455 4.1: GET, HTTP/1.1, "
-                                     "Sec-WebSocket-Key, no body)");
+                                     "Sec-WebSocket-Key of 16 bytes in base64, no body)");
   }
   if (req[http::field::sec_websocket_version] != "13") {
     local_response r;
@@ -98,7 +100,7 @@ task<bool> websocket_upgrade::run() {
       co_return co_await ex_.respond_error(http::status::gateway_timeout, "upstream connect timeout");
     co_return co_await ex_.respond_error(http::status::bad_gateway, "upstream unavailable");
   }
-  conn->drop_standing_read();  // the WebSocket's streams read this socket from now on
+  conn->drop_standing_read();  // the relay reads this socket from now on
   conn->dl.cancel();
   message_limit ml;
   if (const config::route* mr = ex_.snap_->message_route(*ex_.route_)) {
@@ -108,18 +110,29 @@ task<bool> websocket_upgrade::run() {
     ml.key.value = key_addr.bytes;
     ml.action = ws.on_message_limit;
   }
-  websocket_relay relay(std::move(conn->socket), ws, ml, up.response_timeout);
+  websocket_relay relay(std::move(conn->socket), ws, ml, up.response_timeout,
+                        ex_.cfg_.caps.max_header_bytes);
+  // The slot goes back as soon as the client's side is closed, before it sees sluice's FIN: a
+  // client that closes and opens again at once finds its place free.
+  relay.when_client_done([&slot] { slot.release(); });
+  // The socket is the relay's: the rest of the pooled connection (its buffer, its deadline's
+  // timer) would only sit in this frame for the life of the WebSocket.
+  conn.reset();
   struct relay_watch {
     downstream_session& session;
     ~relay_watch() { session.relay_ = nullptr; }
   } watch{ex_.session_};
   ex_.session_.relay_ = &relay;
 
+  // The handshakes' fields and buffers live in this block: they are gone while the relay runs.
+  bool accepted = false;
+  {
   // End-to-end fields of the client's request, with sluice's forwarding fields.
   std::string host;
   field_list fields = websocket_request_fields(req, ex_.forwarding(), host);
 
-  upstream_upgrade answer_up = co_await relay.open_upstream(host, ex_.upstream_target(), fields);
+  const std::string target = ex_.upstream_target();
+  upstream_upgrade answer_up = co_await relay.open_upstream(host, target, fields);
   if (!answer_up.upgraded) {
     ex_.record_.upstream_ended();
     slot.release();
@@ -129,28 +142,33 @@ task<bool> websocket_upgrade::run() {
                                        "upstream did not answer the WebSocket upgrade in time");
     }
     if (answer_up.failed || answer_up.status == 0) {
+      log_event(log_level::warn, "websocket " + ex_.request_id_ + " on " + ex_.route_->name +
+                                     ": upstream failed the upgrade: " + answer_up.error);
       co_return co_await ex_.respond_error(http::status::bad_gateway,
                                        "upstream failed the WebSocket upgrade");
     }
-    // The upstream said no (401, 404, ...): the client hears exactly that.
+    // The upstream said no (401, 404, ...): the client hears exactly that, labelled as it was.
     local_response r;
     r.keep_alive = true;
     r.status = static_cast<http::status>(answer_up.status);
     r.body = std::move(answer_up.body);
-    std::vector<std::pair<std::string, std::string>> kept;
-    for (auto& [name, value] : answer_up.fields) {
-      if (beast::iequals(name, "X-Request-Id") || beast::iequals(name, "Content-Type")) continue;
-      kept.emplace_back(std::move(name), std::move(value));
+    r.content_type = answer_up.content_type;
+    // local_response takes views: they point into answer_up, which outlives the write.
+    for (const auto& [name, value] : answer_up.fields) {
+      if (beast::iequals(name, "X-Request-Id")) continue;
+      r.headers.emplace_back(name, value);
     }
-    // local_response takes views: they point into `kept`, which outlives the write.
-    for (const auto& [name, value] : kept) r.headers.emplace_back(name, value);
     co_return co_await ex_.answer(r);
   }
 
   // The client's side of the handshake: 101 with what the upstream agreed to.
-  field_list client_fields;
-  for (const auto& f : req)
-    client_fields.emplace_back(std::string(f.name_string()), std::string(f.value()));
+  const std::string key(req[http::field::sec_websocket_key]);
+  std::string offers;
+  for (const auto& f : req) {
+    if (f.name() != http::field::sec_websocket_extensions) continue;
+    if (!offers.empty()) offers += ", ";
+    offers.append(f.value().data(), f.value().size());
+  }
   field_list response_fields;
   for (auto& [name, value] : answer_up.fields) {
     if (beast::iequals(name, "X-Request-Id")) continue;
@@ -168,10 +186,16 @@ task<bool> websocket_upgrade::run() {
   }
   ex_.session_.dl_.cancel();
   ex_.record_.status = 101;
-  const bool accepted = co_await relay.accept_client(std::move(ex_.session_.socket_),
-                                                     std::string(req.target()),
-                                                     std::move(client_fields),
-                                                     std::move(response_fields));
+  // Bytes after the request are the client's first frames (sent before it saw the 101); the
+  // session's buffer is let go: this connection reads no more HTTP.
+  auto& buffer = ex_.session_.buffer_;
+  const std::string early = beast::buffers_to_string(buffer.data());
+  buffer.consume(buffer.size());
+  buffer.shrink_to_fit();
+  ex_.session_.body_buffer_.reset();
+  accepted = co_await relay.accept_client(std::move(ex_.session_.socket_), key, offers,
+                                          response_fields, early);
+  }
   if (!accepted) {
     ex_.record_.status = 499;
     co_return false;

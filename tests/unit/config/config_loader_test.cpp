@@ -128,6 +128,10 @@ TEST_CASE("every key of a full config lands in its field") {
   CHECK(health.websocket->idle_timeout == 5min);
   CHECK(health.websocket->max_message_bytes == 1024 * 1024);
   CHECK(health.websocket->max_queued_bytes == 64 * 1024);
+  CHECK(health.websocket->compression.enabled);
+  CHECK(health.websocket->compression.window_bits == 15);
+  CHECK(health.websocket->compression.mem_level == 4);
+  CHECK(health.websocket->compression.level == 6);
   CHECK(health.websocket->id != 0);
 
   const route& projects = cfg->routes[1];
@@ -448,4 +452,20 @@ TEST_CASE("the shipped config/sluice.yaml loads with the documented routes") {
   CHECK(fallback.limits[0].rate == rate{600, 1min});
   CHECK(fallback.limits[1].per == key_kind::route);
   CHECK(fallback.limits[1].rate == rate{6000, 1min});
+}
+
+TEST_CASE("websocket.compression: every key read, each within its range") {
+  const auto cfg = load_string(
+      "upstream: {address: 127.0.0.1:9000}\n"
+      "routes:\n"
+      "  - {name: a, path: /a, websocket: {compression: {enabled: false}}}\n"
+      "  - {name: b, path: /b, websocket: {compression: {window_bits: 9, mem_level: 1, level: 9}}}\n",
+      "x.yaml");
+  REQUIRE(cfg->routes[0].websocket);
+  CHECK_FALSE(cfg->routes[0].websocket->compression.enabled);
+  const auto& b = cfg->routes[1].websocket->compression;
+  CHECK(b.enabled);
+  CHECK(b.window_bits == 9);
+  CHECK(b.mem_level == 1);
+  CHECK(b.level == 9);
 }
