@@ -7,6 +7,10 @@
 #include <algorithm>
 #include <memory>
 #include <optional>
+#include <sstream>
+
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 
 #include "common/ip_address.hpp"
 #include "config/config_error.hpp"
@@ -237,9 +241,46 @@ void read_config(const yaml_node& root, config& out) {
   out.default_route = read_default_route(root.get("default"));
 }
 
+// Records where each document starts; every other event is dropped.
+class document_starts final : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+// yaml-cpp 0.7's LoadAll loops for ever on a token no rule takes, such as a "," at the top of
+// the file: each turn adds a null document and consumes nothing, until memory runs out (its
+// issue 1040, fixed after 0.7; found by fuzz/config_loader_fuzz). A reload would take the
+// running proxy down with it. A first pass over the events stops where a document starts at
+// the same place as the one before.
+void check_documents_advance(const std::string& yaml, const std::string& source) {
+  std::istringstream in(yaml);
+  YAML::Parser parser(in);
+  document_starts handler;
+  while (parser.HandleNextDocument(handler)) {
+    const auto& s = handler.starts;
+    if (s.size() >= 2 && s[s.size() - 1].pos == s[s.size() - 2].pos) {
+      const YAML::Mark& m = s.back();
+      const std::string what = m.pos >= 0 && static_cast<std::size_t>(m.pos) < yaml.size()
+                                   ? "unexpected " + quoted(yaml.substr(static_cast<std::size_t>(m.pos), 1))
+                                   : "unexpected end of file";
+      throw config_error(source, m.line + 1, m.column + 1, "", "YAML syntax error: " + what);
+    }
+  }
+}
+
 std::shared_ptr<const config> load_document(const std::string& yaml, const std::string& source) {
   std::vector<YAML::Node> documents;
   try {
+    check_documents_advance(yaml, source);
     documents = YAML::LoadAll(yaml);
   } catch (const YAML::ParserException& e) {
     throw config_error(source, e.mark.line + 1, e.mark.column + 1, "", "YAML syntax error: " + e.msg);
