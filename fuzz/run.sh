@@ -33,9 +33,12 @@ for entry in "${targets[@]}"; do
   echo "== fuzz $name: ${seconds}s on $seeds ($(ls "$seeds" | wc -l) seeds)"
   log=$build_dir/fuzz-$name.log
   # -max_len: the seeds are small and so are the bugs; 8 KiB lets a head cross the parsers'
-  # buffer edges. -rss_limit_mb: well under the machine's memory, with ASan's overhead.
-  "$bin" "${dict[@]}" -max_total_time="$seconds" -max_len=8192 -rss_limit_mb=2048 -timeout=10 \
-    -print_final_stats=1 -artifact_prefix="$artifacts" "$work" "$seeds" >"$log" 2>&1
+  # buffer edges. -timeout: an input that runs 10 s is a hang (and is kept). -rss_limit_mb: well
+  # under the machine's memory, with ASan's overhead. The outer timeout is a backstop: after an
+  # out-of-memory libFuzzer prints a heap profile, which can take minutes on a big heap.
+  timeout -k 30 $((seconds + 300)) "$bin" "${dict[@]}" -max_total_time="$seconds" -max_len=8192 \
+    -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 -artifact_prefix="$artifacts" \
+    "$work" "$seeds" >"$log" 2>&1
   rc=$?
   grep -E '^(#[0-9]+ *DONE|stat::number_of_executed_units|stat::peak_rss_mb)' "$log" | tr '\n' ' '
   echo
