@@ -272,8 +272,8 @@ std::size_t first_invalid_utf8(std::string_view text) {
 }
 
 // YAML is Unicode text (YAML 1.2, 5.2), but yaml-cpp passes any bytes through, and a string
-// that is not UTF-8 cannot be written as JSON: the admin API's /config and every 429 body naming
-// a limit would throw (found by fuzz/config_loader_fuzz, an access_log path with a Latin-1 byte).
+// that is not UTF-8 cannot be written as JSON: the admin API's /config threw (found by
+// fuzz/config_loader_fuzz, an access_log path with a Latin-1 byte).
 void check_utf8(const std::string& yaml, const std::string& source) {
   const std::size_t at = first_invalid_utf8(yaml);
   if (at == std::string_view::npos) return;
