@@ -10,8 +10,8 @@ JOBS ?= $(shell nproc)
 # Seconds each fuzz target runs in `make fuzz`.
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps deps-test deps-bench deps-fuzz configure build run test test-asan test-tsan \
-	fuzz bench profile clean
+.PHONY: all deps deps-test deps-bench deps-fuzz configure build run test stub test-asan \
+	test-tsan fuzz bench profile clean
 
 all: build
 
@@ -42,17 +42,24 @@ test: deps-test configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 	ctest --test-dir $(BUILD_DIR) --output-on-failure
 
-# The unit and system tests against sanitized binaries: only what they run is built, and the
-# deploy checks (no proxy code in them) are left to `make test`.
-SANITIZED_TARGETS = sluice upstream-stub unit_tests
+# The unit and system tests against sanitized binaries: only the proxy and the unit tests are
+# built sanitized; the system tests' stand-in backend is the normal build's (test equipment),
+# and the deploy checks (no proxy code in them) are left to `make test`.
+SANITIZED_TARGETS = sluice unit_tests
+STUB_BIN = $(abspath $(BUILD_DIR))/upstream_stub/upstream-stub
 
-test-asan: deps-test
-	cmake -S . -B $(ASAN_BUILD_DIR) -G Ninja -DSLUICE_SANITIZE=address,undefined $(CMAKE_FLAGS)
+stub: deps-test configure
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target upstream-stub
+
+test-asan: stub
+	cmake -S . -B $(ASAN_BUILD_DIR) -G Ninja -DSLUICE_SANITIZE=address,undefined \
+	  -DSLUICE_UPSTREAM_STUB=$(STUB_BIN) $(CMAKE_FLAGS)
 	cmake --build $(ASAN_BUILD_DIR) -j $(JOBS) --target $(SANITIZED_TARGETS)
 	ctest --test-dir $(ASAN_BUILD_DIR) -L 'unit|system' --output-on-failure
 
-test-tsan: deps-test
-	cmake -S . -B $(TSAN_BUILD_DIR) -G Ninja -DSLUICE_SANITIZE=thread $(CMAKE_FLAGS)
+test-tsan: stub
+	cmake -S . -B $(TSAN_BUILD_DIR) -G Ninja -DSLUICE_SANITIZE=thread \
+	  -DSLUICE_UPSTREAM_STUB=$(STUB_BIN) $(CMAKE_FLAGS)
 	cmake --build $(TSAN_BUILD_DIR) -j $(JOBS) --target $(SANITIZED_TARGETS)
 	ctest --test-dir $(TSAN_BUILD_DIR) -L 'unit|system' --output-on-failure
 
