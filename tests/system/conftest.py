@@ -67,6 +67,8 @@ def run_sluice_to_exit(cwd: Path, config: str, timeout: float = 10) -> tuple[int
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=5)
+    if SANITIZER_REPORT_RE.search(stderr):
+        pytest.fail(f"sanitizer report on sluice's stderr:\n{stderr}", pytrace=False)
     return proc.returncode, stderr
 
 
@@ -284,10 +286,12 @@ def sluice_config(upstream_port: int, body: str = "", *, workers: int = 2,
 def sanitizer_reports(tmp_path, monkeypatch):
     """In a sanitizer build, a report from any process the test started (sluice, the stub, a
     `sluice check` run) fails the test at teardown, with the report. Each runtime gets a
-    log_path in the test's own directory, so reports land in files (one per process) whoever
-    started the process and wherever its stderr went. Set up before, so torn down after, the
-    launcher: processes are stopped first and LeakSanitizer has written what it found at exit.
-    A no-op for binaries built without sanitizers."""
+    log_path in the test's own directory, so ASan, LeakSanitizer and TSan reports land in files
+    (one per process) whoever started the process and wherever its stderr went. GCC's UBSan
+    writes to stderr whatever log_path says: the launcher and run_sluice_to_exit scan the
+    stderr of what they start for that. Set up before, so torn down after, the launcher:
+    processes are stopped first and LeakSanitizer has written what it found at exit. A no-op
+    for binaries built without sanitizers."""
     log_dir = tmp_path / "sanitizer-logs"
     log_dir.mkdir()
     for name in SANITIZER_OPTIONS:
