@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the seed corpus of each fuzz target into fuzz/corpus/<target>/ from the unit tests'
-cases: the config fixtures (tests/fixtures/config), the targets of
-tests/unit/routing/request_target_test.cpp and admission_test.cpp, the responses of
+cases: the config fixtures (tests/fixtures/config) as they are, targets and requests after the
+cases of tests/unit/routing/request_target_test.cpp and admission_test.cpp, the responses of
 tests/unit/http1/response_parser_test.cpp, and WebSocket frames of each kind the relay meets.
 
 Run it again after changing a case here; the files are committed, so `make fuzz` and the unit
