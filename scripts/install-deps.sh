@@ -14,13 +14,17 @@ test_pkgs=(python3 python3-pytest python3-websockets python3-aiohttp curl procps
   python3-fastapi python3-uvicorn python3-flask nginx)
 bench_pkgs=(wrk nginx-light valgrind strace)  # valgrind, strace: bench/profile.sh
 express_dir=tests/system/backends/express
+# make fuzz: clang with libFuzzer's runtime (libclang-common-14-dev, a dependency of clang-14),
+# and llvm-symbolizer (llvm-14) for the stacks in its reports.
+fuzz_pkgs=(clang-14 llvm-14)
 
 want=("${build_pkgs[@]}")
 case "${1:-build}" in
   build) ;;
   test) want+=("${test_pkgs[@]}") ;;
   bench) want+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
-  *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
+  fuzz) want+=("${fuzz_pkgs[@]}") ;;
+  *) echo "usage: $0 [build|test|bench|fuzz]" >&2; exit 2 ;;
 esac
 # Node and npm from Debian only when no node is there at all: a machine may carry its own build
 # (with npm inside), which Debian's npm would conflict with.

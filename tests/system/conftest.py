@@ -8,7 +8,8 @@ stopped by PID at teardown, on success and on failure alike: SIGTERM, a bounded 
 Distinct 127.0.0.x source addresses are distinct clients to sluice: the helpers bind the client
 socket's source address, so one test can play a hundred clients from one machine.
 
-Environment (set by ctest, tests/CMakeLists.txt): SLUICE_BIN, UPSTREAM_STUB_BIN, SLUICE_SOURCE_DIR.
+Environment (set by ctest, tests/CMakeLists.txt): SLUICE_BIN, UPSTREAM_STUB_BIN, SLUICE_SOURCE_DIR;
+in the sanitizer builds also ASAN_OPTIONS, UBSAN_OPTIONS, TSAN_OPTIONS (see `sanitizer_reports`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ STOP_DEADLINE_S = 12.0
 REQUEST_TIMEOUT_S = 15.0
 
 LISTENING_RE = re.compile(r"(?<!admin )listening on 127\.0\.0\.1:(\d+)")
+# The first line of a report from AddressSanitizer, LeakSanitizer, UBSan or ThreadSanitizer.
+SANITIZER_REPORT_RE = re.compile(
+    r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|WARNING: ThreadSanitizer")
+SANITIZER_OPTIONS = ("ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS")
 ADMIN_LISTENING_RE = re.compile(r"admin listening on 127\.0\.0\.1:(\d+)")
 
 
@@ -63,6 +68,8 @@ def run_sluice_to_exit(cwd: Path, config: str, timeout: float = 10) -> tuple[int
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=5)
+    if SANITIZER_REPORT_RE.search(stderr):
+        pytest.fail(f"sanitizer report on sluice's stderr:\n{stderr}", pytrace=False)
     return proc.returncode, stderr
 
 
@@ -262,6 +269,12 @@ class Launcher:
         for proc in reversed(self.procs):
             stop_process(proc.popen)
 
+    def sanitizer_reports(self) -> list[str]:
+        """Sanitizer reports on the stderr of the processes started (when no log_path took
+        them: a run outside ctest)."""
+        return [f"{proc.name} stderr:\n{proc.stderr_text()}" for proc in self.procs
+                if SANITIZER_REPORT_RE.search(proc.stderr_text())]
+
 
 def sluice_config(upstream_port: int, body: str = "", *, workers: int = 2,
                   upstream_extra: str = "", top: str = "") -> str:
@@ -278,13 +291,45 @@ def sluice_config(upstream_port: int, body: str = "", *, workers: int = 2,
             f"{body}")
 
 
+@pytest.fixture(autouse=True)
+def sanitizer_reports(tmp_path, monkeypatch):
+    """In a sanitizer build, a report from any process the test started (sluice, the stub, a
+    `sluice check` run) fails the test at teardown, with the report. Each runtime gets a
+    log_path in the test's own directory, so ASan, LeakSanitizer and TSan reports land in files
+    (one per process) whoever started the process and wherever its stderr went. GCC's UBSan
+    writes to stderr whatever log_path says: the launcher and run_sluice_to_exit scan the
+    stderr of what they start for that. Set up before, so torn down after, the launcher:
+    processes are stopped first and LeakSanitizer has written what it found at exit. A no-op
+    for binaries built without sanitizers."""
+    log_dir = tmp_path / "sanitizer-logs"
+    log_dir.mkdir()
+    for name in SANITIZER_OPTIONS:
+        options = os.environ.get(name, "")
+        monkeypatch.setenv(name, f"{options}:log_path={log_dir}/{name.split('_')[0].lower()}"
+                           if options else f"log_path={log_dir}/{name.split('_')[0].lower()}")
+    yield log_dir
+    reports = []
+    for path in sorted(log_dir.iterdir()):
+        text = path.read_text(errors="replace")
+        if SANITIZER_REPORT_RE.search(text):
+            reports.append(f"{path.name}:\n{text}")
+        elif text.strip():
+            print(f"sanitizer output without a report in {path.name}:\n{text}")
+    if reports:
+        pytest.fail("sanitizer report(s) from the processes of this test:\n" + "\n".join(reports),
+                    pytrace=False)
+
+
 @pytest.fixture
-def launcher(tmp_path):
+def launcher(tmp_path, sanitizer_reports):
     launch = Launcher(tmp_path)
     try:
         yield launch
     finally:
         launch.stop_all()
+    reports = launch.sanitizer_reports()
+    if reports:
+        pytest.fail("sanitizer report(s) on stderr:\n" + "\n".join(reports), pytrace=False)
 
 
 @pytest.fixture

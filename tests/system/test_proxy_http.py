@@ -201,7 +201,11 @@ def test_large_chunked_response_is_streamed_without_buffering(make_sluice):
         conn.close()
     assert received == total
     hwm_kib = sluice.rss_hwm_kib()
-    assert hwm_kib < 64 * 1024, f"sluice peak RSS {hwm_kib} KiB for a {total} byte response"
+    # In a sanitizer build most of the process's memory is the sanitizer's (shadow memory,
+    # ASan's quarantine of freed blocks): the bound measures sluice in the normal build only,
+    # which `make test` runs. The bytes above are checked in every build.
+    if not os.environ.get("SLUICE_SANITIZE"):
+        assert hwm_kib < 64 * 1024, f"sluice peak RSS {hwm_kib} KiB for a {total} byte response"
 
 
 @pytest.fixture

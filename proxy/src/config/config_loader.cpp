@@ -7,6 +7,10 @@
 #include <algorithm>
 #include <memory>
 #include <optional>
+#include <sstream>
+
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 
 #include "common/ip_address.hpp"
 #include "config/config_error.hpp"
@@ -292,9 +296,95 @@ void read_config(const yaml_node& root, config& out) {
   out.default_route = read_default_route(root.get("default"));
 }
 
+// The offset of the first byte of `text` that is not strict UTF-8 (RFC 3629: no overlong forms,
+// no surrogates, nothing past U+10FFFF), or npos.
+std::size_t first_invalid_utf8(std::string_view text) {
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t n;
+    unsigned char lo = 0x80, hi = 0xbf;  // bounds of the second byte
+    if (c >= 0xc2 && c <= 0xdf) n = 1;
+    else if (c == 0xe0) { n = 2; lo = 0xa0; }
+    else if (c >= 0xe1 && c <= 0xec) n = 2;
+    else if (c == 0xed) { n = 2; hi = 0x9f; }
+    else if (c >= 0xee && c <= 0xef) n = 2;
+    else if (c == 0xf0) { n = 3; lo = 0x90; }
+    else if (c >= 0xf1 && c <= 0xf3) n = 3;
+    else if (c == 0xf4) { n = 3; hi = 0x8f; }
+    else return i;
+    if (i + n >= text.size()) return i;
+    for (std::size_t k = 1; k <= n; ++k) {
+      const auto b = static_cast<unsigned char>(text[i + k]);
+      if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xbf)) return i;
+    }
+    i += n + 1;
+  }
+  return std::string_view::npos;
+}
+
+// YAML is Unicode text (YAML 1.2, 5.2), but yaml-cpp passes any bytes through, and a string
+// that is not UTF-8 cannot be written as JSON: the admin API's /config threw (found by
+// fuzz/config_loader_fuzz, an access_log path with a Latin-1 byte).
+void check_utf8(const std::string& yaml, const std::string& source) {
+  const std::size_t at = first_invalid_utf8(yaml);
+  if (at == std::string_view::npos) return;
+  const std::string_view before(yaml.data(), at);
+  const std::size_t newline = before.rfind('\n');
+  const std::size_t line_start = newline == std::string_view::npos ? 0 : newline + 1;
+  const int line = 1 + static_cast<int>(std::count(before.begin(), before.end(), '\n'));
+  const int col = 1 + static_cast<int>(at - line_start);
+  static constexpr char hex[] = "0123456789ABCDEF";
+  const auto b = static_cast<unsigned char>(yaml[at]);
+  throw config_error(source, line, col, "",
+                     std::string("the file is not UTF-8 text (byte 0x") + hex[b >> 4] + hex[b & 15] +
+                         "); YAML files are Unicode, save it as UTF-8");
+}
+
+// Records where each document starts; every other event is dropped.
+class document_starts final : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+// yaml-cpp 0.7's LoadAll loops for ever on a token no rule takes, such as a "," at the top of
+// the file: each turn adds a null document and consumes nothing, until memory runs out (its
+// issue 1040, fixed after 0.7; found by fuzz/config_loader_fuzz). A reload would take the
+// running proxy down with it. A first pass over the events stops where a document starts at
+// the same place as the one before.
+void check_documents_advance(const std::string& yaml, const std::string& source) {
+  std::istringstream in(yaml);
+  YAML::Parser parser(in);
+  document_starts handler;
+  while (parser.HandleNextDocument(handler)) {
+    const auto& s = handler.starts;
+    if (s.size() >= 2 && s[s.size() - 1].pos == s[s.size() - 2].pos) {
+      const YAML::Mark& m = s.back();
+      const std::string what = m.pos >= 0 && static_cast<std::size_t>(m.pos) < yaml.size()
+                                   ? "unexpected " + quoted(yaml.substr(static_cast<std::size_t>(m.pos), 1))
+                                   : "unexpected end of file";
+      throw config_error(source, m.line + 1, m.column + 1, "", "YAML syntax error: " + what);
+    }
+  }
+}
+
 std::shared_ptr<const config> load_document(const std::string& yaml, const std::string& source) {
   std::vector<YAML::Node> documents;
+  check_utf8(yaml, source);
   try {
+    check_documents_advance(yaml, source);
     documents = YAML::LoadAll(yaml);
   } catch (const YAML::ParserException& e) {
     throw config_error(source, e.mark.line + 1, e.mark.column + 1, "", "YAML syntax error: " + e.msg);

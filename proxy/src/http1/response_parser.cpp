@@ -207,7 +207,8 @@ std::size_t response_parser::put_head(const char* p, std::size_t n, error_code& 
   }
   if (size == 0) {
     const char* q = p + (scanned_ > 3 ? scanned_ - 3 : 0);
-    while (q + 4 <= p + n) {
+    // Compared as a length: an empty buffer may have a null data pointer, and null + 4 is UB.
+    while (p + n - q >= 4) {
       const auto* cr = static_cast<const char*>(std::memchr(q, '\r', static_cast<std::size_t>(p + n - q)));
       if (cr == nullptr || cr + 4 > p + n) break;
       if (cr[1] == '\n' && cr[2] == '\r' && cr[3] == '\n') {

@@ -140,6 +140,10 @@ const bad_fixture bad_fixtures[] = {
      R"(:4:19: caps.max_body_bytes: "10MB": unknown unit "MB" (KiB, MiB, GiB, or a plain number of bytes))"},
     {"bad_sliding_window_count.yaml",
      R"(:6:13: default.limits[0].rate: "200000/second": sliding_window keeps one timestamp per admission, so its count is at most 100000; use algorithm: token_bucket for higher rates)"},
+    {"bad_not_utf8.yaml",  // a Latin-1 byte: /config's JSON could not hold it
+     R"(:2:24: the file is not UTF-8 text (byte 0xF1); YAML files are Unicode, save it as UTF-8)"},
+    {"bad_stray_comma.yaml",  // yaml-cpp 0.7 alone loops for ever on it, eating memory
+     R"(:1:1: YAML syntax error: unexpected ",")"},
     {"bad_syntax.yaml",
      R"(:5:1: YAML syntax error: end of sequence flow not found)"},
     {"bad_top_level_list.yaml",
