@@ -6,8 +6,9 @@
 
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http/error.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/http/dynamic_body.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/string_body.hpp>
 
 #include "http1/header_arena.hpp"
 #include "http1/response_parser.hpp"
@@ -109,7 +110,9 @@ parse_outcome parse_ours(std::string_view wire, const feed_plan& plan) {
 
 parse_outcome parse_beast(std::string_view wire, const feed_plan& plan) {
   parse_outcome out;
-  http::response_parser<http::string_body> p;
+  // dynamic_body, not string_body: string_body reserves the whole Content-Length up front, and
+  // a fuzzed length of petabytes is then an allocation no allocator gives.
+  http::response_parser<http::dynamic_body> p;
   p.header_limit(header_limit);
   p.body_limit(boost::none);
   p.skip(plan.head);
@@ -159,7 +162,7 @@ parse_outcome parse_beast(std::string_view wire, const feed_plan& plan) {
   out.status = m.result_int();
   out.version = m.version();
   out.keep_alive = p.keep_alive();
-  out.body = m.body();
+  out.body = boost::beast::buffers_to_string(m.body().data());
   return out;
 }
 
