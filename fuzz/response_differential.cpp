@@ -374,6 +374,25 @@ const rule rules[] = {
        const std::string without = std::string(wire.substr(0, at)) + "\r\n";
        return compare(without, feed_plan{}).agree;
      }},
+    {{"HTTP/1.0 with both close and keep-alive",
+      "an HTTP/1.0 response whose Connection (or Proxy-Connection) fields name both close and "
+      "keep-alive: ours closes the connection, close winning as it does in 1.1; Beast keeps a "
+      "1.0 connection open whenever keep-alive is named"},
+     side::both_accept,
+     [](std::string_view wire, const parse_outcome& o, const parse_outcome& b) {
+       if (o.version != 10 || o.keep_alive || !b.keep_alive) return false;
+       const auto lines = head_lines(wire);
+       auto values = field_values(lines, "connection");
+       for (const auto v : field_values(lines, "proxy-connection")) values.push_back(v);
+       bool close = false, keep = false;
+       for (const auto v : values) {
+         for (const auto e : elements(v)) {
+           close = close || iequals(e, "close");
+           keep = keep || iequals(e, "keep-alive");
+         }
+       }
+       return close && keep;
+     }},
     {{"Transfer-Encoding that is not a token list",
       "ours takes each element of the list whole, so \"chunked\" followed by junk is not "
       "chunked and the body runs to the close (RFC 9112 6.3: chunked not last); Beast's list "
