@@ -212,6 +212,13 @@ target_problem rewrite(std::string_view raw, const config::path_settings& settin
     dec.push_back('/');
   }
   if (non_ascii && !valid_utf8(dec)) return target_problem::invalid_utf8;
+  // The check above sees raw digits after %25; escaped digits are decoded (they are
+  // unreserved), so "%25%34%31" would go upstream as "%2541", decoded twice "A". What goes
+  // upstream is checked itself (found by fuzz/request_target_fuzz: canonical twice refused).
+  for (auto at = fwd.find("%25"); at != std::string::npos; at = fwd.find("%25", at + 1)) {
+    if (at + 4 < fwd.size() && hex_value(fwd[at + 3]) >= 0 && hex_value(fwd[at + 4]) >= 0)
+      return target_problem::double_encoding;
+  }
   return target_problem::none;
 }
 

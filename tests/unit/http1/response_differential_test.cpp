@@ -77,9 +77,14 @@ TEST_CASE("response differential: every allowed difference is needed, with an ex
        "HTTP/1.1 200 OK\r\nContent-Length: 3, , 3\r\n\r\nabc"},
       {"chunk extensions",
        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3; a b\r\nabc\r\n0\r\n\r\n"},
+      {"chunk extensions",
+       "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;a=\"\x01\"\r\nabc\r\n0\r\n\r\n"},
       {"trailer fields",
        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n"
        "Content-Length: 3\r\n\r\n"},
+      {"HTTP/1.0 with both close and keep-alive",
+       "HTTP/1.0 200 OK\r\nConnection: close\r\nProxy-Connection: keep-alive\r\n"
+       "Content-Length: 0\r\n\r\n"},
       {"Transfer-Encoding that is not a token list",
        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\xff>\r\n\r\n3\r\nabc\r\n0\r\n\r\n"},
   };

@@ -100,6 +100,12 @@ TEST_CASE("ambiguous spellings are refused by default") {
   CHECK(problem("/a%") == target_problem::malformed_escape);
   CHECK(problem("/api/system%252Fstats") == target_problem::double_encoding);
   CHECK(problem("/a%2573") == target_problem::double_encoding);
+  // The digits after %25 escaped themselves: forwarded as "%2541", decoded twice "A".
+  CHECK(problem("/a%25%34%31") == target_problem::double_encoding);
+  CHECK(problem("/a%25%341") == target_problem::double_encoding);
+  CHECK(problem("/a%254%31") == target_problem::double_encoding);
+  CHECK(problem("/api/%25<2e%25%352lT") == target_problem::double_encoding);  // the fuzzer's
+  CHECK(path("/a%25%47%48") == "/a%25GH");  // not hex digits: one decoding, one meaning
   CHECK(problem("/api/system/stats#x") == target_problem::fragment);
   CHECK(problem("/api/system/stats?x#y") == target_problem::fragment);
   CHECK(problem("/api/admin/..;/system/stats") == target_problem::dot_params);
